@@ -1,0 +1,98 @@
+# Smart bin: every user-facing job is a target here, a thin shell over `smartbin`.
+# Set-up is automatic: the first target that needs Python creates .venv with the pinned
+# dependencies of requirements.lock; tests also install the pinned MicroPython VM from npm.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SMARTBIN := $(VENV)/bin/smartbin
+BUILD ?= build
+# DATA: a folder of class folders. Empty means: download TrashNet into data/trashnet.
+DATA ?=
+DATASET := $(if $(DATA),$(DATA),data/trashnet)
+# The model to deploy/simulate: the one you trained, else the committed default.
+MODEL ?= $(if $(wildcard $(BUILD)/model/model.tflite),$(BUILD)/model,models/default)
+PORT ?=
+FIRMWARE ?=
+IMAGES ?=
+PYTEST_ARGS ?=
+
+.PHONY: help venv node model data split train export evaluate test bench simulate power \
+        flash deploy pull-images firmware clean
+
+help:
+	@echo "make model [DATA=DIR]      get data, train, quantize to int8, export, evaluate"
+	@echo "make test                  run the test suite"
+	@echo "make bench [DATA=DIR]      measure several model operating points"
+	@echo "make simulate IMAGES=DIR   run the bin's firmware on photos, on this computer"
+	@echo "make power                 estimate battery life from firmware/config.json"
+	@echo "make flash PORT=.. FIRMWARE=..   write MicroPython firmware to the board"
+	@echo "make deploy PORT=..        copy application, model and config to the board"
+	@echo "make pull-images PORT=..   copy the bin's debug frames into data/inbox"
+	@echo "make firmware              build the ulab + TFLM + camera MicroPython image"
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements.lock
+	$(VENV)/bin/pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
+	touch $@
+
+venv: $(VENV)/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+node: node_modules/.installed
+
+# ---- host toolchain: data -> split -> train -> export -> evaluate -------------------
+data: venv
+ifeq ($(DATA),)
+	$(SMARTBIN) data trashnet --dest data/trashnet
+else
+	$(SMARTBIN) data check $(DATA)
+endif
+
+split: data
+	$(SMARTBIN) data split $(DATASET) --out $(BUILD)/split.json
+
+train: split
+	$(SMARTBIN) train $(DATASET) --split $(BUILD)/split.json --out $(BUILD)/train
+
+export: train
+	$(SMARTBIN) export $(BUILD)/train --data $(DATASET) --split $(BUILD)/split.json --out $(BUILD)/model
+
+evaluate: export
+	$(SMARTBIN) evaluate --model $(BUILD)/model --data $(DATASET) --split $(BUILD)/split.json --report
+
+model: evaluate
+
+bench: venv
+	$(SMARTBIN) bench $(if $(DATA),--data $(DATA)) --out $(BUILD)/bench
+
+# ---- tests ---------------------------------------------------------------------------
+test: venv node
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# ---- the bin on this computer --------------------------------------------------------
+simulate: venv
+	$(SMARTBIN) simulate $(IMAGES) --model $(MODEL)
+
+power: venv
+	$(SMARTBIN) power --config firmware/config.json
+
+# ---- the board -----------------------------------------------------------------------
+flash: venv
+	$(SMARTBIN) flash --port "$(PORT)" "$(FIRMWARE)"
+
+deploy: venv
+	$(SMARTBIN) deploy --port "$(PORT)" --model $(MODEL)
+
+pull-images: venv
+	$(SMARTBIN) pull --port "$(PORT)" --dest data/inbox
+
+firmware:
+	$(MAKE) -C firmware/image
+
+clean:
+	rm -rf $(BUILD) .pytest_cache

@@ -1,0 +1,66 @@
+"""Atomic file and folder writes: a reader sees the old content or the new, never half of it."""
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(final_path, suffix=""):
+    """Yield a temporary path beside `final_path`; rename it over `final_path` on success.
+
+    On any exception the temporary file is removed and `final_path` is untouched.
+    """
+    final_path = Path(final_path)
+    final_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix="." + final_path.name + ".", suffix=suffix + ".part",
+                                    dir=final_path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp_name)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, final_path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_bytes(path, data):
+    """Write `data` to `path` atomically."""
+    with atomic_path(path) as tmp_path:
+        with open(tmp_path, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def write_text(path, text):
+    """Write `text` (UTF-8) to `path` atomically."""
+    write_bytes(path, text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def atomic_dir(final_dir):
+    """Yield a temporary folder beside `final_dir`; swap it in for `final_dir` on success.
+
+    The previous folder, if any, is replaced only after everything was written.
+    """
+    final_dir = Path(final_dir)
+    final_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp_dir = Path(tempfile.mkdtemp(prefix="." + final_dir.name + ".", suffix=".part",
+                                    dir=final_dir.parent))
+    try:
+        yield tmp_dir
+        if final_dir.exists():
+            old_dir = final_dir.with_name("." + final_dir.name + ".old")
+            if old_dir.exists():
+                shutil.rmtree(old_dir)
+            os.replace(final_dir, old_dir)
+            os.replace(tmp_dir, final_dir)
+            shutil.rmtree(old_dir)
+        else:
+            os.replace(tmp_dir, final_dir)
+    finally:
+        if tmp_dir.exists():
+            shutil.rmtree(tmp_dir)

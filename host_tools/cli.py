@@ -1,0 +1,82 @@
+"""`smartbin`: one command, a subcommand per thing a user wants to do.
+
+Each subcommand lives in its own module, which exposes
+``configure(parser)`` (add its arguments) and ``run(args) -> int``. Modules are imported
+only when their subcommand runs, so `smartbin flash` never pays for importing TensorFlow.
+Every user-facing failure is a `SmartbinError`, printed here as one line.
+"""
+import argparse
+import importlib
+import os
+import sys
+
+from host_tools import __version__
+from host_tools.errors import SmartbinError
+
+# name -> (module implementing it, one-line help). The table is the whole CLI.
+_COMMANDS = {
+    "data": ("host_tools.data.cli", "get, clean, inspect and split images"),
+    "train": ("host_tools.train", "train the classifier by transfer learning"),
+    "export": ("host_tools.export", "quantize to full int8; write model.tflite, model.h, model.json"),
+    "evaluate": ("host_tools.evaluate", "score an int8 model on a folder of class folders"),
+    "predict": ("host_tools.predict", "classify photos with an int8 model"),
+    "bench": ("host_tools.bench", "train and measure several operating points"),
+    "simulate": ("host_tools.simulate", "run the bin's firmware on photos, on this computer"),
+    "power": ("host_tools.power", "estimate battery life and energy per item"),
+    "flash": ("host_tools.device.flash", "write a MicroPython firmware image with esptool"),
+    "deploy": ("host_tools.device.deploy", "copy the application, model and config to the board"),
+    "capture": ("host_tools.device.capture", "take photos with the board's camera into a class folder"),
+    "pull": ("host_tools.device.pull", "copy the bin's debug frames into a local inbox"),
+    "inbox": ("host_tools.device.inbox", "file pulled frames into class folders"),
+    "monitor": ("host_tools.device.monitor", "show the board's log and decoded error log"),
+}
+
+
+def _build_parser():
+    parser = argparse.ArgumentParser(
+        prog="smartbin", description="Smart waste-segregation bin: host toolchain.")
+    parser.add_argument("--version", action="version", version="smartbin " + __version__)
+    parser.add_argument("--verbose", action="store_true",
+                        help="show full tracebacks on errors")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in _COMMANDS.items():
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(_module_name=module_name)
+        if name in _selected_commands:
+            importlib.import_module(module_name).configure(sub)
+    return parser
+
+
+_selected_commands = set()
+
+
+def main(argv=None):
+    """Run the CLI; return the exit code (0 ok, 1 error, 2 usage)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Only the chosen subcommand's module is imported (it may pull in TensorFlow).
+    _selected_commands.clear()
+    _selected_commands.update(a for a in argv if a in _COMMANDS)
+    verbose = "--verbose" in argv or os.environ.get("SMARTBIN_VERBOSE") == "1"
+    try:
+        parser = _build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exit_request:
+            return int(exit_request.code or 0)
+        if not getattr(args, "command", None):
+            parser.print_help()
+            return 2
+        module = importlib.import_module(args._module_name)
+        return int(module.run(args) or 0)
+    except SmartbinError as error:
+        if verbose:
+            raise
+        print("error: %s" % error, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""The model contract: its pixel rule, RGB565 widening and validation."""
+import json
+
+import numpy as np
+import pytest
+
+from host_tools import contract
+from host_tools.errors import SmartbinError
+
+
+def _contract(**input_overrides):
+    model_input = {"width": 4, "height": 2, "channels": 3, "colour_order": "RGB",
+                   "resize": "bilinear", "dtype": "int8", "scale": 1.0, "zero_point": -128}
+    model_input.update(input_overrides)
+    return {"schema": 1, "labels": ["a", "b"], "input": model_input,
+            "output": {"dtype": "int8", "scale": 1 / 256, "zero_point": -128},
+            "arena_bytes": 1000}
+
+
+def test_input_lut_is_pixel_minus_128_for_the_contract_quantisation():
+    lut = contract.input_lut(1.0, -128)
+    assert lut.dtype == np.int8
+    assert list(lut[[0, 1, 128, 255]]) == [-128, -127, 0, 127]
+
+
+def test_rgb565_round_trip_keeps_the_top_bits_and_replicates_them():
+    rgb = np.array([[[255, 255, 255], [0, 0, 0], [0x84, 0x82, 0x84], [200, 100, 50]]],
+                   dtype=np.uint8)
+    frame = contract.rgb888_to_rgb565(rgb)
+    assert len(frame) == 8 and frame[:2] == b"\xff\xff"
+    widened = contract.rgb565_to_rgb888(frame, 4, 1)
+    assert widened[0, 0].tolist() == [255, 255, 255]
+    assert widened[0, 1].tolist() == [0, 0, 0]
+    assert widened[0, 2].tolist() == [0x84, 0x82, 0x84]
+    assert widened[0, 3].tolist() == [206, 101, 49]
+
+
+def test_pixels_to_input_rejects_the_wrong_size():
+    with pytest.raises(SmartbinError, match="expects"):
+        contract.pixels_to_input(np.zeros((3, 3, 3), np.uint8), _contract())
+
+
+def test_load_rejects_a_contract_with_mismatched_channels(tmp_path):
+    (tmp_path / "model.json").write_text(json.dumps(_contract(channels=1)))
+    with pytest.raises(SmartbinError, match="channels"):
+        contract.load(tmp_path)
+
+
+def test_save_then_load_round_trips(tmp_path):
+    contract.save(_contract(), tmp_path)
+    assert contract.load(tmp_path)["input"]["width"] == 4
+
+
+def test_corrupt_image_is_a_one_line_error(tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8 not really a jpeg")
+    with pytest.raises(SmartbinError, match="cannot read image"):
+        contract.load_image(bad)

@@ -1,0 +1,129 @@
+"""`smartbin data ...`: get, check, inspect and split images. A thin shell over the library
+modules of this package; it owns the progress bars and the output formats."""
+import contextlib
+import json
+
+
+def configure(parser):
+    """Add the `data` sub-subcommands to the `data` parser."""
+    actions = parser.add_subparsers(dest="data_command", metavar="ACTION")
+    actions.required = True
+
+    trashnet = actions.add_parser(
+        "trashnet", help="download TrashNet (or import a local copy) into class folders")
+    trashnet.add_argument("--dest", default="data/trashnet",
+                          help="folder to create (default: %(default)s)")
+    trashnet.add_argument("--from", dest="source", metavar="LOCAL_DIR",
+                          help="import this local TrashNet folder instead of downloading")
+    trashnet.add_argument("--url", help="zip to download (default: the TrashNet repository's)")
+    trashnet.add_argument("--sha256", help="expected sha256 of the zip")
+    trashnet.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    urls = actions.add_parser(
+        "urls", help="download photos listed in urls.txt files into class folders")
+    urls.add_argument("source", metavar="SRC",
+                      help="a folder of <class>/urls.txt files, or one urls.txt with --label")
+    urls.add_argument("--dest", required=True, help="data folder to add the photos to")
+    urls.add_argument("--label", help="class of the photos when SRC is a single urls.txt")
+    urls.add_argument("--workers", type=int, default=8, help="parallel downloads (default: 8)")
+    urls.add_argument("--timeout", type=float, default=15.0,
+                      help="seconds before a silent server is given up (default: 15)")
+    urls.add_argument("--retries", type=int, default=2,
+                      help="extra attempts after a network error (default: 2)")
+    urls.add_argument("--max-mb", type=float, default=20.0,
+                      help="largest file to accept, in MB (default: 20)")
+    urls.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    check = actions.add_parser(
+        "check", help="check a folder of class folders: >= 2 classes, every photo decodes")
+    check.add_argument("data_dir", metavar="DIR")
+    check.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    stats = actions.add_parser(
+        "stats", help="per-class counts, imbalance and duplicates (also across a split)")
+    stats.add_argument("data_dir", metavar="DIR")
+    stats.add_argument("--split", help="split.json to check for duplicates across subsets")
+    stats.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    split = actions.add_parser(
+        "split", help="make a deterministic stratified train/val/test split (split.json)")
+    split.add_argument("data_dir", metavar="DIR")
+    split.add_argument("--out", default="build/split.json",
+                       help="manifest to write (default: %(default)s)")
+    split.add_argument("--test", type=float, default=0.2,
+                       help="fraction of each class for test (default: 0.2)")
+    split.add_argument("--val", type=float, default=0.1,
+                       help="fraction of each class for validation (default: 0.1)")
+    split.add_argument("--seed", type=int, default=1234, help="(default: 1234)")
+    split.add_argument("--json", action="store_true", help="print a summary as JSON")
+
+
+@contextlib.contextmanager
+def _progress_bar(description, unit="photo"):
+    """A `progress(done, total)` callback drawing a tqdm bar (only on a terminal)."""
+    from tqdm import tqdm
+
+    bars = []
+
+    def progress(done, total):
+        if not bars:
+            bars.append(tqdm(total=total, desc=description, unit=unit, disable=None,
+                             leave=False, unit_scale=unit == "B", dynamic_ncols=True))
+        bar = bars[0]
+        if total and bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        yield progress
+    finally:
+        if bars:
+            bars[0].close()
+
+
+def _print_json(value):
+    print(json.dumps(value, indent=2, sort_keys=True))
+
+
+def _run_check(args):
+    from host_tools.data import stats
+
+    with _progress_bar("checking") as progress:
+        report = stats.check_dataset(args.data_dir, progress=progress)
+    if args.json:
+        _print_json(report)
+    else:
+        print("ok: %s: %d classes, %d photos (%s)" % (
+            args.data_dir, len(report["labels"]), report["total"],
+            ", ".join("%s %d" % (label, report["counts"][label]) for label in report["labels"])))
+    return 0
+
+
+def _run_split(args):
+    from host_tools.data import split
+
+    with _progress_bar("reading photos") as progress:
+        manifest = split.make_split(args.data_dir, test_fraction=args.test,
+                                    val_fraction=args.val, seed=args.seed, progress=progress)
+    split.save_split(manifest, args.out)
+    sizes = {name: len(manifest["subsets"][name]) for name in split.SUBSETS}
+    groups = manifest["near_duplicate_groups"]
+    if args.json:
+        _print_json({"out": str(args.out), "sizes": sizes, "labels": manifest["labels"],
+                     "near_duplicate_groups": len(groups)})
+    else:
+        print("wrote %s: train %d, val %d, test %d photos; %d near-duplicate group%s kept "
+              "in one subset" % (args.out, sizes["train"], sizes["val"], sizes["test"],
+                                 len(groups), "" if len(groups) == 1 else "s"))
+    return 0
+
+
+_ACTIONS = {
+    "check": _run_check,
+    "split": _run_split,
+}
+
+
+def run(args):
+    """Run the chosen `data` action; return the exit code."""
+    return _ACTIONS[args.data_command](args)

@@ -1,0 +1,205 @@
+"""Image files of a data set: find class folders, check that photos decode, and find
+exact and near-duplicate photos with a perceptual hash."""
+import hashlib
+import io
+from pathlib import Path
+
+import numpy as np
+
+from host_tools.errors import SmartbinError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+# Pillow's own guard (Image.MAX_IMAGE_PIXELS) stays on; we also refuse anything past it
+# ourselves, because Pillow only warns between 1x and 2x of its limit.
+MAX_PIXELS = 89_478_485
+# Two photos are near-duplicates (a re-encoded, resized or lightly edited copy, or the same
+# scene shot twice) when their 64-bit pHashes differ in at most NEAR_DUPLICATE_BITS bits AND
+# their 32x32 grey thumbnails differ nowhere by more than NEAR_DUPLICATE_GREY levels.
+# Tuned on TrashNet: re-shot scenes differ by up to 40, different objects by 45 and more.
+NEAR_DUPLICATE_BITS = 10
+NEAR_DUPLICATE_GREY = 40
+_HASH_SIDE = 8
+_DCT_SIDE = 32
+_THUMB_SIDE = 32
+_DCT = np.cos(np.pi * (2 * np.arange(_DCT_SIDE)[None, :] + 1) * np.arange(_DCT_SIDE)[:, None]
+              / (2 * _DCT_SIDE))
+
+
+def is_image_name(path):
+    """True for a visible file whose suffix is one we read as a photo."""
+    name = Path(path).name
+    return not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES
+
+
+def _is_class_folder(path):
+    # Hidden folders and tool folders (__MACOSX, _inbox) are not classes.
+    return path.is_dir() and not path.name.startswith((".", "_"))
+
+
+def list_class_folders(data_dir):
+    """Map each class label (a sub-folder's name) to its sorted image paths.
+
+    Raises SmartbinError when `data_dir` is missing, is not a folder, has no class
+    folders, or has a class folder without images (a class the model would silently lose).
+    """
+    data_dir = Path(data_dir)
+    if not data_dir.exists():
+        raise SmartbinError("data folder %s does not exist" % data_dir)
+    if not data_dir.is_dir():
+        raise SmartbinError("%s is not a folder (expected a folder of class folders)" % data_dir)
+    classes = {}
+    for folder in sorted(p for p in data_dir.iterdir() if _is_class_folder(p)):
+        classes[folder.name] = sorted(p for p in folder.iterdir()
+                                      if p.is_file() and is_image_name(p))
+    if not classes:
+        raise SmartbinError("%s has no class folders (expected %s/<label>/*.jpg)"
+                            % (data_dir, data_dir))
+    empty = [label for label, paths in classes.items() if not paths]
+    if empty:
+        raise SmartbinError("class folder%s %s in %s ha%s no images"
+                            % ("s" if len(empty) > 1 else "", ", ".join(empty), data_dir,
+                               "ve" if len(empty) > 1 else "s"))
+    return classes
+
+
+def file_sha256(path):
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _open_checked(source):
+    """Open and fully decode an image (path or bytes); return (Pillow image, (w, h))."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+    try:
+        with Image.open(stream) as image:
+            size = image.size
+            if size[0] * size[1] > MAX_PIXELS:
+                raise SmartbinError("image too large (%dx%d pixels, limit %d)"
+                                    % (size[0], size[1], MAX_PIXELS))
+            # Decode at reduced scale where the format allows it (JPEG DCT scaling): every
+            # byte of the compressed stream is still read, so truncation is still caught.
+            image.draft("RGB", (64, 64))
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            return image, size
+    except FileNotFoundError:
+        raise SmartbinError("no such file")
+    except UnidentifiedImageError:
+        raise SmartbinError("not an image format Pillow can read")
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise SmartbinError(str(error).split("\n")[0] or type(error).__name__)
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError,
+            KeyError, ZeroDivisionError, MemoryError) as error:
+        # Pillow's decoders raise many types on corrupt input; all mean "not an image".
+        raise SmartbinError("does not decode (%s)" % (str(error).split("\n")[0]
+                                                      or type(error).__name__))
+
+
+def fingerprint(image):
+    """Perceptual fingerprint of a Pillow image: a 64-bit DCT hash and a 32x32 grey thumbnail.
+
+    The hash (pHash: low 8x8 DCT frequencies against their median) finds candidates fast;
+    the thumbnail confirms them, because on TrashNet-like photos (a small object on a white
+    board) the hash alone is dominated by the lighting and matches different objects.
+    """
+    from PIL import Image
+
+    grey = image.convert("L")
+    pixels = np.asarray(grey.resize((_DCT_SIDE, _DCT_SIDE), Image.BILINEAR), dtype=np.float64)
+    low = (_DCT @ pixels @ _DCT.T)[:_HASH_SIDE, :_HASH_SIDE].flatten()
+    bits = low > np.median(low[1:])
+    thumb = np.asarray(grey.resize((_THUMB_SIDE, _THUMB_SIDE), Image.BILINEAR), dtype=np.uint8)
+    return int(np.packbits(bits).view(">u8")[0]), thumb
+
+
+def inspect_image(source):
+    """Decode an image (a path or its bytes); return {"width", "height", "phash", "thumb"}.
+
+    Raises SmartbinError (message without the file name) when it does not decode or is
+    larger than MAX_PIXELS.
+    """
+    image, (width, height) = _open_checked(source)
+    phash, thumb = fingerprint(image)
+    return {"width": width, "height": height, "phash": phash, "thumb": thumb}
+
+
+def inspect_images(paths, progress=None):
+    """Inspect many files; return ({path: info}, {path: reason it does not decode})."""
+    infos, failures = {}, {}
+    paths = list(paths)
+    for done, path in enumerate(paths, 1):
+        try:
+            infos[path] = inspect_image(path)
+        except SmartbinError as error:
+            failures[path] = str(error)
+        if progress:
+            progress(done, len(paths))
+    return infos, failures
+
+
+def hamming(a, b):
+    """Number of differing bits between two 64-bit hashes."""
+    return bin(int(a) ^ int(b)).count("1")
+
+
+def thumbs_match(thumb_a, thumb_b, max_step=NEAR_DUPLICATE_GREY):
+    """True when two grey thumbnails differ nowhere by more than `max_step` grey levels,
+    after matching their overall brightness (the median difference)."""
+    difference = thumb_a.astype(np.int16) - thumb_b.astype(np.int16)
+    difference -= int(np.median(difference))
+    return int(np.abs(difference).max()) <= max_step
+
+
+def near_duplicate_pairs(infos, others=None, max_bits=NEAR_DUPLICATE_BITS):
+    """Index pairs of near-duplicate images among `infos` (dicts from inspect_image).
+
+    With `others`, pairs (i, k) match infos[i] against others[k]; without, pairs i < j
+    within `infos`. Hash distances are computed in blocks so memory stays small.
+    """
+    infos = list(infos)
+    others_list = infos if others is None else list(others)
+    if not infos or not others_list:
+        return []
+    left = np.array([info["phash"] for info in infos], dtype=np.uint64)
+    right = np.array([info["phash"] for info in others_list], dtype=np.uint64)
+    pairs = []
+    block = 512
+    for start in range(0, len(left), block):
+        distance = np.bitwise_count(left[start:start + block, None] ^ right[None, :])
+        rows, cols = np.nonzero(distance <= max_bits)
+        for row, col in zip(rows.tolist(), cols.tolist()):
+            i = start + row
+            if (others is not None or i < col) and thumbs_match(infos[i]["thumb"],
+                                                                others_list[col]["thumb"]):
+                pairs.append((i, col))
+    return pairs
+
+
+def group_near_duplicates(infos):
+    """Partition indices of `infos` into groups linked by near-duplicate pairs (union-find).
+
+    Returns a list of index lists, each sorted, groups ordered by their smallest index.
+    """
+    infos = list(infos)
+    parent = list(range(len(infos)))
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in near_duplicate_pairs(infos):
+        ri, rj = root(i), root(j)
+        if ri != rj:
+            parent[max(ri, rj)] = min(ri, rj)
+    groups = {}
+    for i in range(len(infos)):
+        groups.setdefault(root(i), []).append(i)
+    return sorted(groups.values(), key=lambda members: members[0])

@@ -1,0 +1,69 @@
+"""`smartbin data check|split`: output, and one-line errors with exit code 1."""
+import json
+
+import pytest
+
+from data_helpers import make_dataset
+from host_tools import cli
+
+
+def _one_line_error(capsys):
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    return err
+
+
+def test_check_reports_counts(tmp_path, capsys):
+    make_dataset(tmp_path, {"glass": 2, "paper": 3})
+    assert cli.main(["data", "check", str(tmp_path)]) == 0
+    assert "2 classes, 5 photos (glass 2, paper 3)" in capsys.readouterr().out
+
+
+def test_check_json(tmp_path, capsys):
+    make_dataset(tmp_path, {"glass": 2, "paper": 3})
+    assert cli.main(["data", "check", str(tmp_path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["counts"] == {"glass": 2, "paper": 3} and report["total"] == 5
+
+
+@pytest.mark.parametrize("layout, message", [
+    ("missing", "does not exist"),
+    ("empty", "no class folders"),
+    ("one class", "only one class"),
+    ("corrupt", "5 images in"),
+])
+def test_check_fails_with_one_line(tmp_path, capsys, layout, message):
+    data_dir = tmp_path / "data"
+    if layout == "empty":
+        data_dir.mkdir()
+    elif layout == "one class":
+        make_dataset(data_dir, {"glass": 2})
+    elif layout == "corrupt":
+        make_dataset(data_dir, {"glass": 2, "paper": 2})
+        for n in range(5):
+            (data_dir / "glass" / ("bad%d.jpg" % n)).write_bytes(b"junk\nmore junk")
+    assert cli.main(["data", "check", str(data_dir)]) == 1
+    err = _one_line_error(capsys)
+    assert message in err
+    if layout == "corrupt":
+        assert "glass/bad0.jpg: not an image format Pillow can read" in err
+        assert "(and 2 more)" in err
+
+
+def test_split_writes_the_manifest(tmp_path, capsys):
+    make_dataset(tmp_path / "data", {"glass": 10, "paper": 10})
+    out = tmp_path / "build" / "split.json"
+    assert cli.main(["data", "split", str(tmp_path / "data"), "--out", str(out)]) == 0
+    assert "train 14, val 2, test 4 photos" in capsys.readouterr().out
+    assert json.loads(out.read_text())["labels"] == ["glass", "paper"]
+
+
+def test_split_of_a_bad_folder_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "build" / "split.json"
+    assert cli.main(["data", "split", str(tmp_path / "nope"), "--out", str(out)]) == 1
+    _one_line_error(capsys)
+    assert not out.exists()
+
+
+def test_data_without_action_is_a_usage_error(capsys):
+    assert cli.main(["data"]) == 2

@@ -1,0 +1,104 @@
+"""Finding class folders, checking that photos decode, and spotting near-duplicates."""
+import pytest
+from PIL import Image
+
+from data_helpers import make_dataset, near_copy_bytes, photo_bytes
+from host_tools.data import images
+from host_tools.errors import SmartbinError
+
+
+def test_list_class_folders_maps_labels_to_sorted_images(tmp_path):
+    make_dataset(tmp_path, {"glass": 2, "paper": 3})
+    (tmp_path / "paper" / "urls-manifest.json").write_text("{}")
+    (tmp_path / "paper" / ".DS_Store").write_bytes(b"x")
+    (tmp_path / "__MACOSX").mkdir()
+    (tmp_path / ".cache").mkdir()
+    classes = images.list_class_folders(tmp_path)
+    assert list(classes) == ["glass", "paper"]
+    assert [p.name for p in classes["paper"]] == ["paper1.png", "paper2.png", "paper3.png"]
+
+
+@pytest.mark.parametrize("layout, message", [
+    ("missing", "does not exist"),
+    ("file", "is not a folder"),
+    ("empty", "has no class folders"),
+    ("empty class", "glass in"),
+])
+def test_list_class_folders_rejects_unusable_folders(tmp_path, layout, message):
+    data_dir = tmp_path / "data"
+    if layout == "file":
+        data_dir.write_text("x")
+    elif layout == "empty":
+        data_dir.mkdir()
+    elif layout == "empty class":
+        make_dataset(data_dir, {"paper": 1})
+        (data_dir / "glass").mkdir()
+    with pytest.raises(SmartbinError, match=message):
+        images.list_class_folders(data_dir)
+
+
+def test_inspect_image_reports_size_of_a_good_photo(tmp_path):
+    path = tmp_path / "a.png"
+    path.write_bytes(photo_bytes(1))
+    info = images.inspect_image(path)
+    assert (info["width"], info["height"]) == (32, 24)
+    assert info["thumb"].shape == (32, 32)
+
+
+@pytest.mark.parametrize("content", [
+    b"not an image at all",
+    b"",
+    photo_bytes(1, "JPEG")[:200],   # truncated JPEG
+    photo_bytes(1, "PNG")[:60],     # truncated PNG
+])
+def test_inspect_image_rejects_corrupt_files(tmp_path, content):
+    path = tmp_path / "bad.jpg"
+    path.write_bytes(content)
+    with pytest.raises(SmartbinError):
+        images.inspect_image(path)
+
+
+def test_inspect_image_keeps_pillows_decompression_bomb_guard(monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    with pytest.raises(SmartbinError, match="decompression bomb|exceeds limit"):
+        images.inspect_image(photo_bytes(1))
+
+
+def test_inspect_image_refuses_images_past_the_pixel_limit(monkeypatch):
+    monkeypatch.setattr(images, "MAX_PIXELS", 32 * 24 - 1)
+    with pytest.raises(SmartbinError, match="too large"):
+        images.inspect_image(photo_bytes(1))
+
+
+def test_reencoded_copy_is_a_near_duplicate_but_other_photos_are_not():
+    originals = [images.inspect_image(photo_bytes(seed)) for seed in range(30)]
+    copy = images.inspect_image(near_copy_bytes(7))
+    assert images.near_duplicate_pairs([copy], others=originals) == [(0, 7)]
+    assert images.near_duplicate_pairs(originals) == []
+
+
+def test_same_hash_but_different_object_is_not_a_near_duplicate():
+    # A small object on a plain board: the hash is the board's, the thumbnail tells them apart.
+    base = Image.new("RGB", (64, 48), (235, 235, 230))
+    first, second = base.copy(), base.copy()
+    first.paste((20, 20, 20), (28, 20, 36, 28))
+    second.paste((250, 120, 0), (28, 20, 36, 28))
+    info_a, info_b = images.inspect_image(_png(first)), images.inspect_image(_png(second))
+    assert images.hamming(info_a["phash"], info_b["phash"]) <= images.NEAR_DUPLICATE_BITS
+    assert images.near_duplicate_pairs([info_a, info_b]) == []
+
+
+def test_group_near_duplicates_joins_chains_of_copies():
+    infos = [images.inspect_image(photo_bytes(seed)) for seed in range(5)]
+    infos.append(images.inspect_image(near_copy_bytes(3)))
+    infos.append(images.inspect_image(photo_bytes(3, "JPEG", quality=60)))
+    groups = images.group_near_duplicates(infos)
+    assert [3, 5, 6] in groups
+    assert sorted(len(group) for group in groups) == [1, 1, 1, 1, 3]
+
+
+def _png(image):
+    import io
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()

@@ -118,9 +118,48 @@ def _run_split(args):
     return 0
 
 
+def _run_stats(args):
+    from host_tools.data import split, stats
+
+    manifest = split.load_split(args.split) if args.split else None
+    with _progress_bar("reading photos") as progress:
+        report = stats.dataset_stats(args.data_dir, manifest, progress=progress)
+    if args.json:
+        _print_json(report)
+        return 0
+    print("%s: %d photos in %d classes" % (args.data_dir, report["total"],
+                                           len(report["labels"])))
+    width = max(len(label) for label in report["labels"])
+    subsets = report.get("split", {}).get("counts")
+    if subsets:
+        print("  %-*s  %6s  %6s  %6s  %6s" % (width, "class", "photos", "train", "val", "test"))
+    for label in report["labels"]:
+        count = report["counts"][label]
+        line = "  %-*s  %6d" % (width, label, count)
+        if subsets:
+            line += "".join("  %6d" % subsets[name].get(label, 0) for name in split.SUBSETS)
+        else:
+            line += "  %5.1f%%" % (100.0 * count / report["total"])
+        print(line)
+    print("largest/smallest class: %.1fx" % report["imbalance"])
+    near = report["near_duplicates"]
+    print("exact duplicates: %d group%s; near-duplicates: %d group%s (%d photos)" % (
+        len(report["exact_duplicates"]), "" if len(report["exact_duplicates"]) == 1 else "s",
+        len(near), "" if len(near) == 1 else "s", sum(len(group) for group in near)))
+    if "split" in report:
+        sizes = report["split"]["sizes"]
+        print("split %s: train %d, val %d, test %d; duplicate groups across subsets: %d" % (
+            args.split, sizes["train"], sizes["val"], sizes["test"],
+            len(report["split"]["groups_across_subsets"])))
+    for warning in report["warnings"]:
+        print("warning: " + warning)
+    return 0
+
+
 _ACTIONS = {
     "check": _run_check,
     "split": _run_split,
+    "stats": _run_stats,
 }
 
 

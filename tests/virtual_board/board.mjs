@@ -1,0 +1,224 @@
+// The virtual ESP32-CAM: the real MicroPython VM (npm @micropython/micropython-webassembly-pyscript)
+// speaking the board's REPL on stdin/stdout, with its flash filesystem kept in a host folder.
+//
+// The VM's own REPL already does the raw REPL (Ctrl-A, code, Ctrl-D -> "OK"); this file answers
+// the three things the VM does differently from a board: it declines raw-paste mode, it
+// soft-reboots on Ctrl-D at an empty prompt (a fresh VM, flash kept), and it mounts a
+// filesystem whose errors use the board's errno numbers (vm_boot.py).
+//
+// usage: node board.mjs --flash DIR [--capacity BYTES] [--frames DIR] [--heap BYTES]
+import fs from "fs";
+import path from "path";
+import { fileURLToPath } from "url";
+import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const options = { flash: null, capacity: 4 * 1024 * 1024, frames: null, heap: 4 * 1024 * 1024 };
+for (let i = 2; i < process.argv.length; i += 2) {
+  const key = process.argv[i].replace(/^--/, "");
+  const value = process.argv[i + 1];
+  options[key] = ["capacity", "heap"].includes(key) ? parseInt(value, 10) : value;
+}
+if (!options.flash) {
+  process.stderr.write("board.mjs: --flash DIR is required\n");
+  process.exit(2);
+}
+const flashRoot = path.resolve(options.flash);
+fs.mkdirSync(flashRoot, { recursive: true });
+
+// MicroPython errno numbers (py/mperrno.h), which is what a board reports.
+const ERRNO = { ENOENT: 2, EIO: 5, EEXIST: 17, ENOTDIR: 20, EISDIR: 21, EINVAL: 22, ENOSPC: 28, ENOTEMPTY: 39 };
+
+function hostPath(boardPath) {
+  const parts = [];
+  for (const part of boardPath.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") parts.pop(); else parts.push(part);
+  }
+  return path.join(flashRoot, ...parts);
+}
+
+function errnoOf(error) {
+  return -(ERRNO[error.code] || ERRNO.EIO);
+}
+
+function usedBytes(dir = flashRoot) {
+  let total = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    total += entry.isDirectory() ? 4096 + usedBytes(full) : fs.statSync(full).size;
+  }
+  return total;
+}
+
+// The flash chip, as seen from vm_boot.py's VFS. Returns JSON/hex strings or a count, or a negative errno.
+globalThis.board_flash = {
+  capacity: () => options.capacity,
+  used: () => usedBytes(),
+  stat(p) {
+    try {
+      const st = fs.statSync(hostPath(p));
+      return JSON.stringify([st.isDirectory() ? 0x4000 : 0x8000, st.isDirectory() ? 0 : st.size,
+                             Math.floor(st.mtimeMs / 1000)]);
+    } catch (e) { return errnoOf(e); }
+  },
+  listdir(p) {
+    try {
+      const dir = hostPath(p);
+      return JSON.stringify(fs.readdirSync(dir, { withFileTypes: true }).map(entry => {
+        const isDir = entry.isDirectory();
+        return [entry.name, isDir ? 0x4000 : 0x8000, isDir ? 0 : fs.statSync(path.join(dir, entry.name)).size];
+      }));
+    } catch (e) { return errnoOf(e); }
+  },
+  mkdir(p) { try { fs.mkdirSync(hostPath(p)); return 0; } catch (e) { return errnoOf(e); } },
+  rmdir(p) { try { fs.rmdirSync(hostPath(p)); return 0; } catch (e) { return errnoOf(e); } },
+  remove(p) {
+    try {
+      if (fs.statSync(hostPath(p)).isDirectory()) return -ERRNO.EISDIR;
+      fs.unlinkSync(hostPath(p)); return 0;
+    } catch (e) { return errnoOf(e); }
+  },
+  rename(a, b) { try { fs.renameSync(hostPath(a), hostPath(b)); return 0; } catch (e) { return errnoOf(e); } },
+  create(p, truncate) {
+    try {
+      const full = hostPath(p);
+      if (fs.existsSync(full) && fs.statSync(full).isDirectory()) return -ERRNO.EISDIR;
+      if (!fs.statSync(path.dirname(full)).isDirectory()) return -ERRNO.ENOTDIR;
+      if (truncate || !fs.existsSync(full)) fs.writeFileSync(full, Buffer.alloc(0));
+      return 0;
+    } catch (e) { return errnoOf(e); }
+  },
+  read(p, offset, count) {  // -> hex of up to `count` bytes from `offset`
+    try {
+      const fd = fs.openSync(hostPath(p), "r");
+      try {
+        const buffer = Buffer.alloc(count);
+        const n = fs.readSync(fd, buffer, 0, count, offset);
+        return buffer.subarray(0, n).toString("hex");
+      } finally { fs.closeSync(fd); }
+    } catch (e) { return errnoOf(e); }
+  },
+  write(p, offset, hex) {  // the flash fills up like a board's: ENOSPC, nothing written
+    try {
+      const data = Buffer.from(hex, "hex");
+      const full = hostPath(p);
+      const grows = Math.max(0, offset + data.length - fs.statSync(full).size);
+      if (usedBytes() + grows > options.capacity) return -ERRNO.ENOSPC;
+      const fd = fs.openSync(full, "r+");
+      try { fs.writeSync(fd, data, 0, data.length, offset); } finally { fs.closeSync(fd); }
+      return data.length;
+    } catch (e) { return errnoOf(e); }
+  },
+};
+
+// The camera sensor: frames are the files of --frames (sorted, cycled), else a test pattern.
+let frameIndex = 0;
+globalThis.board_camera = {
+  frame(byteCount) {
+    if (options.frames && fs.existsSync(options.frames)) {
+      const names = fs.readdirSync(options.frames).filter(n => !n.startsWith(".")).sort();
+      if (names.length) {
+        const data = fs.readFileSync(path.join(options.frames, names[frameIndex++ % names.length]));
+        return data.toString("hex");
+      }
+    }
+    const data = Buffer.alloc(byteCount);
+    for (let i = 0; i < byteCount; i++) data[i] = (i * 7 + frameIndex * 13) & 0xff;
+    frameIndex++;
+    return data.toString("hex");
+  },
+};
+
+// Output: one pipe write per burst, not per byte.
+let pending = [];
+function emit(bytes) {
+  pending.push(Buffer.from(bytes));
+  if (pending.length > 4096) flush();
+}
+function flush() {
+  if (pending.length) {
+    const data = Buffer.concat(pending);
+    pending = [];
+    fs.writeSync(1, data);
+  }
+}
+let muted = false;
+// Modules the virtual board has built in (as a board has `machine` and `camera` in firmware).
+const builtinModules = fs.readdirSync(path.join(here, "vm")).filter(n => n.endsWith(".py"))
+  .map(name => [name, fs.readFileSync(path.join(here, "vm", name), "utf8")]);
+const BOOT = `
+import sys
+sys.path.insert(0, "/vm")
+import vm_boot, camera, machine, esp32
+sys.path.pop(0)
+vm_boot.mount_flash()
+del vm_boot, camera, machine, esp32, sys
+`;
+
+async function startVm() {
+  const vm = await loadMicroPython({
+    heapsize: options.heap, linebuffer: false,
+    stdout: data => { if (!muted) emit(data); }, stderr: data => { if (!muted) emit(data); },
+  });
+  vm.FS.mkdir("/vm");
+  for (const [name, source] of builtinModules) vm.FS.writeFile("/vm/" + name, source);
+  vm.runPython(BOOT);
+  return vm;
+}
+
+let vm = await startVm();
+vm.replInit();
+flush();
+
+// REPL state the VM does not tell us, tracked from the input.
+let rawMode = false;
+let lineLength = 0;   // bytes typed since the prompt
+let pasteRequest = 0; // bytes of "\x05A\x01" seen
+
+async function softReboot(fromRaw) {
+  emit(fromRaw ? "OK\r\n" : "\r\n");
+  emit("MPY: soft reboot\r\n");
+  flush();
+  vm = await startVm();
+  vm.runPython("import vm_boot\nvm_boot.run_file('boot.py')\ndel vm_boot");
+  if (!fromRaw) vm.runPython("import vm_boot\nvm_boot.run_file('main.py')\ndel vm_boot");
+  flush();
+  if (fromRaw) {
+    muted = true;
+    vm.replInit();
+    await vm.replProcessCharWithAsyncify(1);
+    muted = false;
+    emit("raw REPL; CTRL-B to exit\r\n>");
+  } else {
+    vm.replInit();
+  }
+  lineLength = 0;
+  flush();
+}
+
+async function handle(byte) {
+  if (rawMode && pasteRequest > 0) {  // answer the raw-paste request: not supported
+    pasteRequest = byte === [0x05, 0x41, 0x01][pasteRequest] ? pasteRequest + 1 : 0;
+    if (pasteRequest === 3) { pasteRequest = 0; emit("R\x00"); }
+    return;
+  }
+  if (rawMode && lineLength === 0 && byte === 0x05) { pasteRequest = 1; return; }
+  if (byte === 0x04 && lineLength === 0) { await softReboot(rawMode); return; }
+  if (byte === 0x01) { rawMode = true; lineLength = 0; }
+  else if (byte === 0x02) { rawMode = false; lineLength = 0; }
+  else if (byte === 0x03 || byte === 0x04) lineLength = 0;
+  else if (!rawMode && (byte === 0x0d || byte === 0x0a)) lineLength = 0;
+  else lineLength++;
+  const exit = await vm.replProcessCharWithAsyncify(byte);
+  if (exit) { await softReboot(false); }
+}
+
+let queue = Promise.resolve();
+process.stdin.on("data", data => {
+  queue = queue.then(async () => {
+    for (const byte of data) await handle(byte);
+    flush();
+  });
+});
+process.stdin.on("end", () => queue.then(() => { flush(); process.exit(0); }));

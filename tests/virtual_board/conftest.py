@@ -1,0 +1,10 @@
+"""One virtual board per test module (the VM starts in about a second)."""
+import pytest
+
+from virtual_board import VirtualBoard
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory):
+    with VirtualBoard(tmp_path_factory.mktemp("board"), capacity=256 * 1024) as virtual_board:
+        yield virtual_board

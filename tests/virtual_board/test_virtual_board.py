@@ -1,0 +1,79 @@
+"""The virtual board speaks the board's REPL well enough for the real mpremote."""
+import hashlib
+import subprocess
+import sys
+
+import pytest
+
+from virtual_board import VirtualBoard
+
+
+def mpremote(board, *args, timeout=60):
+    return subprocess.run([sys.executable, "-m", "mpremote", "connect", board.port, *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_mpremote_exec_runs_code_in_the_vm(board):
+    result = mpremote(board, "exec", "print(6*7)")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "42"
+
+
+def test_files_round_trip_through_mpremote_byte_for_byte(board, tmp_path):
+    payload = bytes(range(256)) * 12
+    (tmp_path / "blob.bin").write_bytes(payload)
+    assert mpremote(board, "fs", "mkdir", ":data").returncode == 0
+    assert mpremote(board, "fs", "cp", str(tmp_path / "blob.bin"), ":data/blob.bin").returncode == 0
+    assert (board.flash_dir / "data" / "blob.bin").read_bytes() == payload
+    digest = mpremote(board, "fs", "sha256sum", ":data/blob.bin")
+    assert hashlib.sha256(payload).hexdigest() in digest.stdout
+    assert mpremote(board, "fs", "cp", ":data/blob.bin", str(tmp_path / "back.bin")).returncode == 0
+    assert (tmp_path / "back.bin").read_bytes() == payload
+
+
+def test_missing_file_is_reported_as_enoent_like_a_board(board):
+    result = mpremote(board, "fs", "cat", ":no-such-file")
+    assert result.returncode == 1
+    assert "No such file or directory" in result.stderr
+
+
+def test_soft_reset_gives_a_fresh_vm_and_keeps_the_flash(board):
+    (board.flash_dir / "kept.txt").write_text("kept")
+    result = mpremote(board, "exec", "marker = 1", "exec", "print('marker' in globals())",
+                      "soft-reset", "exec", "print('marker' in globals(), open('kept.txt').read())")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "False", "kept"]
+
+
+def test_friendly_soft_reboot_runs_main_py(board):
+    (board.flash_dir / "main.py").write_text("print('main ran')\n")
+    try:
+        with open(board.port, "r+b", buffering=0) as serial:
+            serial.write(b"\r\x03\x02\x04")
+            seen = b""
+            while b"main ran" not in seen or not seen.endswith(b">>> "):
+                seen += serial.read(1)
+        assert b"MPY: soft reboot" in seen
+    finally:
+        (board.flash_dir / "main.py").unlink()
+
+
+def test_full_flash_raises_enospc_and_keeps_other_files(tmp_path):
+    with VirtualBoard(tmp_path, capacity=16 * 1024) as small:
+        (small.flash_dir / "keep.bin").write_bytes(b"k" * 1000)
+        (tmp_path / "big.bin").write_bytes(b"x" * 32 * 1024)
+        result = mpremote(small, "fs", "cp", str(tmp_path / "big.bin"), ":big.bin")
+        assert result.returncode == 1
+        assert "No space left on device" in result.stderr
+        assert (small.flash_dir / "keep.bin").read_bytes() == b"k" * 1000
+
+
+def test_cut_link_fails_the_host_and_the_board_keeps_running(board, tmp_path):
+    (tmp_path / "blob.bin").write_bytes(b"y" * 8000)
+    board.cut_link(after_host_bytes=3000)
+    result = mpremote(board, "fs", "cp", str(tmp_path / "blob.bin"), ":cut.bin")
+    assert result.returncode != 0
+    assert board.wait_link_cut()
+    board.connect()
+    result = mpremote(board, "exec", "print('still here')")
+    assert result.stdout.strip() == "still here"

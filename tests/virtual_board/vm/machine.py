@@ -1,0 +1,136 @@
+"""The parts of MicroPython's `machine` module the ESP32-CAM application touches, inert."""
+import time
+
+PWRON_RESET = 1
+HARD_RESET = 2
+WDT_RESET = 3
+DEEPSLEEP_RESET = 4
+SOFT_RESET = 5
+PIN_WAKE = 2
+TIMER_WAKE = 4
+
+
+class Pin:
+    IN = 1
+    OUT = 3
+    OPEN_DRAIN = 7
+    PULL_UP = 1
+    PULL_DOWN = 2
+    IRQ_RISING = 1
+    IRQ_FALLING = 2
+    WAKE_LOW = 4
+    WAKE_HIGH = 5
+
+    def __init__(self, pin_id, mode=-1, pull=-1, value=None, **kwargs):
+        self._id = pin_id
+        self._value = 0 if value is None else value
+
+    def init(self, *args, **kwargs):
+        pass
+
+    def value(self, value=None):
+        if value is None:
+            return self._value
+        self._value = 1 if value else 0
+
+    def __call__(self, value=None):
+        return self.value(value)
+
+    def on(self):
+        self._value = 1
+
+    def off(self):
+        self._value = 0
+
+    def irq(self, handler=None, trigger=0, **kwargs):
+        return None
+
+
+class PWM:
+    def __init__(self, pin, freq=50, duty_u16=0, **kwargs):
+        self._freq = freq
+        self._duty_u16 = duty_u16
+
+    def freq(self, value=None):
+        if value is None:
+            return self._freq
+        self._freq = value
+
+    def duty_u16(self, value=None):
+        if value is None:
+            return self._duty_u16
+        self._duty_u16 = value
+
+    def duty_ns(self, value=None):
+        return 0 if value is None else None
+
+    def deinit(self):
+        pass
+
+
+class ADC:
+    def __init__(self, pin, **kwargs):
+        pass
+
+    def read_u16(self):
+        return 0
+
+    def read_uv(self):
+        return 0
+
+    def atten(self, value):
+        pass
+
+
+class RTC:
+    _memory = b""
+
+    def memory(self, data=None):
+        if data is None:
+            return RTC._memory
+        RTC._memory = bytes(data)
+
+
+class WDT:
+    def __init__(self, timeout=5000, **kwargs):
+        pass
+
+    def feed(self):
+        pass
+
+
+def freq(value=None):
+    return 240000000 if value is None else None
+
+
+def unique_id():
+    return b"\x24\x0a\xc4\x00\x00\x01"
+
+
+def reset_cause():
+    return PWRON_RESET
+
+
+def wake_reason():
+    return 0
+
+
+def lightsleep(ms=0):
+    time.sleep_ms(ms)
+
+
+def deepsleep(ms=0):
+    # A board resets here; the virtual board ends the program, as the reset would.
+    raise SystemExit
+
+
+def reset():
+    raise SystemExit
+
+
+def soft_reset():
+    raise SystemExit
+
+
+def idle():
+    pass

@@ -1,0 +1,147 @@
+"""`smartbin evaluate`: score the int8 model as deployed on photos with known labels.
+
+The photos go through the contract's preprocessing and the int8 model runs in
+TensorFlow Lite Micro. The photos are either one subset of a split manifest, or any
+folder of class folders (e.g. photos taken with the bin, not in the training data).
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+
+from host_tools import contract, predict, report
+from host_tools.errors import SmartbinError
+
+METRICS_FILE = "metrics.json"
+_MISTAKES_KEPT = 200
+
+
+def labelled_files(data_dir, split_manifest=None, subset="test"):
+    """(path, label) pairs: one subset of a split, or every photo of a class-folder tree."""
+    from host_tools.data import images, split as splits
+
+    if split_manifest is not None:
+        manifest = split_manifest if isinstance(split_manifest, dict) \
+            else splits.load_split(split_manifest)
+        return splits.split_files(manifest, data_dir, subset)
+    return [(path, label) for label, paths in images.list_class_folders(data_dir).items()
+            for path in paths]
+
+
+def classification_metrics(truth, predicted, labels):
+    """Accuracy, per-class precision/recall/F1/support and the confusion matrix."""
+    count = len(labels)
+    confusion = np.zeros((count, count), np.int64)
+    np.add.at(confusion, (truth, predicted), 1)
+    per_class = {}
+    for index, label in enumerate(labels):
+        true_positive = confusion[index, index]
+        predicted_here = confusion[:, index].sum()
+        support = confusion[index].sum()
+        precision = true_positive / predicted_here if predicted_here else 0.0
+        recall = true_positive / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[label] = {"precision": round(float(precision), 4),
+                            "recall": round(float(recall), 4),
+                            "f1": round(float(f1), 4), "support": int(support)}
+    present = [row["f1"] for row in per_class.values() if row["support"]]
+    return {"accuracy": round(float(np.mean(truth == predicted)), 4) if len(truth) else 0.0,
+            "macro_f1": round(float(np.mean(present)), 4) if present else 0.0,
+            "per_class": per_class, "confusion": confusion.tolist()}
+
+
+def _read_json(path):
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        raise SmartbinError("cannot read %s: %s" % (path, error))
+
+
+def evaluate_model(model_dir, data_dir, split_manifest=None, subset="test", report_dir=None,
+                   history=None, progress=None):
+    """Score the int8 model in `model_dir` on labelled photos; return the metrics dict.
+
+    With `report_dir`, also write metrics.json, confusion.png, report.md and (when a
+    training history is given, or history.json sits in the model folder) curves.png.
+    """
+    model_dir = Path(model_dir)
+    model_contract, model_bytes = predict.load_model_folder(model_dir)
+    labels = model_contract["labels"]
+    files = labelled_files(data_dir, split_manifest, subset)
+    if not files:
+        raise SmartbinError("no photos to evaluate in %s" % data_dir)
+    unknown = sorted({label for _, label in files} - set(labels))
+    if unknown:
+        raise SmartbinError("%s has class folder%s %s that the model does not know (it knows "
+                            "%s)" % (data_dir, "s" if len(unknown) > 1 else "",
+                                     ", ".join(unknown), ", ".join(labels)))
+    inputs = predict.files_to_inputs([path for path, _ in files], model_contract, progress)
+    _, scores = predict.run_int8(model_contract, model_bytes, inputs, progress)
+    truth = np.array([labels.index(label) for _, label in files])
+    predicted = scores.argmax(axis=1)
+    metrics = {"model": str(model_dir), "data": str(data_dir),
+               "subset": subset if split_manifest is not None else None,
+               "images": len(files), "labels": labels}
+    metrics.update(classification_metrics(truth, predicted, labels))
+    mistakes = [{"file": str(path), "label": label, "predicted": labels[int(guess)],
+                 "confidence": round(float(row[guess]), 4)}
+                for (path, label), guess, row in zip(files, predicted, scores)
+                if labels[int(guess)] != label]
+    metrics["mistakes"] = mistakes[:_MISTAKES_KEPT]
+    for key in ("flatbuffer_bytes", "arena_bytes", "macs"):
+        if key in model_contract:
+            metrics[key] = model_contract[key]
+    if report_dir is not None:
+        history_data = _read_json(history) if history else _read_json(model_dir / "history.json")
+        if history and history_data is None:
+            raise SmartbinError("no training history at %s" % history)
+        report.write(report_dir, metrics, model_contract,
+                     _read_json(model_dir / "export.json"), history_data)
+    return metrics
+
+
+# ---- command line -----------------------------------------------------------------------
+
+def configure(parser):
+    parser.add_argument("--model", default=None,
+                        help="model folder (default: build/model, else models/default)")
+    parser.add_argument("--data", required=True, help="folder of class folders")
+    parser.add_argument("--split", default=None,
+                        help="split manifest; without it every photo in DATA is scored")
+    parser.add_argument("--subset", choices=("train", "val", "test"), default="test",
+                        help="which part of the split to score (default %(default)s)")
+    parser.add_argument("--report", action="store_true",
+                        help="write metrics.json, report.md, confusion.png, curves.png")
+    parser.add_argument("--out", default=None,
+                        help="folder for the report (default: the model folder)")
+    parser.add_argument("--history", default=None,
+                        help="training history.json for the curves (default: the model's)")
+    parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
+
+
+def run(args):
+    from host_tools.train import ProgressBars
+
+    model_dir = Path(args.model) if args.model else predict.default_model_dir()
+    report_dir = (Path(args.out) if args.out else model_dir) if args.report else None
+    bars = None if args.json else ProgressBars()
+    try:
+        metrics = evaluate_model(model_dir, args.data, args.split, args.subset, report_dir,
+                                 args.history, bars)
+    finally:
+        if bars:
+            bars.close()
+    if args.json:
+        print(json.dumps({k: v for k, v in metrics.items() if k != "mistakes"}, indent=2))
+        return 0
+    print("accuracy %.1f%% on %d photos (int8, TFLM)" % (100 * metrics["accuracy"],
+                                                        metrics["images"]))
+    print("%-12s %9s %7s %6s %7s" % ("class", "precision", "recall", "F1", "photos"))
+    for label, row in metrics["per_class"].items():
+        print("%-12s %9.3f %7.3f %6.3f %7d" % (label, row["precision"], row["recall"],
+                                               row["f1"], row["support"]))
+    if report_dir is not None:
+        print("report: %s" % (report_dir / "report.md"))
+    return 0

@@ -1,0 +1,302 @@
+"""`smartbin export`: quantize a trained model to full int8 and write what the bin loads.
+
+Post-training full-integer quantization (int8 weights, activations, input and output;
+only TFLITE_BUILTINS_INT8 ops), calibrated on training photos. The output folder gets
+``model.tflite``, ``model.h`` (C array for Arduino/ESP-IDF users), ``model.json`` (the
+contract, see `host_tools.contract`), ``export.json`` (float vs int8 accuracy) and copies
+of the training history and config, so the folder is a complete record.
+
+The export refuses, writing nothing, when the model's int8 input quantisation is not
+the contract's (scale 1, zero point -128), when TFLM cannot load it, or when int8
+accuracy falls more than `max_int8_drop` points below float.
+"""
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from host_tools import atomic, backbones, contract, tflm
+from host_tools import train as training
+from host_tools.errors import SmartbinError
+
+TFLITE_FILE = "model.tflite"
+HEADER_FILE = "model.h"
+EXPORT_FILE = "export.json"
+DEFAULT_MAX_INT8_DROP = 2.0
+DEFAULT_CALIBRATION_IMAGES = 300
+PIXEL_RULE = "int8 = pixel - 128 (pixel is the 0..255 channel value)"
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence the converter's C++ logging (it writes to fd 2 directly); on failure, the
+    captured text is attached to the exception."""
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        except Exception as error:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            error.converter_log = captured.read().decode(errors="replace")
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def calibration_samples(pixels, count, seed):
+    """Up to `count` training photos for calibration, the first with a pixel at 0 and one at
+    255 in every channel, so the input range is exactly 0..255 (scale 1, zero point -128)."""
+    rng = np.random.default_rng(seed)
+    chosen = rng.permutation(len(pixels))[:count]
+    samples = pixels[chosen].astype(np.float32)
+    samples[0, 0, 0, :] = 0.0
+    samples[0, 0, 1, :] = 255.0
+    return samples
+
+
+def quantize(model, samples):
+    """Convert a Keras model to a full-integer int8 TFLite flatbuffer (bytes)."""
+    tf = backbones.tensorflow()
+
+    def representative_dataset():
+        for sample in samples:
+            yield [sample[None, ...]]
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative_dataset
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    try:
+        with _quiet_stderr():
+            return bytes(converter.convert())
+    except Exception as error:  # the converter raises many types
+        log = getattr(error, "converter_log", "")
+        lines = [line for line in (str(error) + "\n" + log).splitlines() if "rror" in line]
+        raise SmartbinError("int8 conversion failed: %s"
+                            % (lines[0].strip() if lines else type(error).__name__))
+
+
+_MAC_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+
+
+def describe_flatbuffer(model_bytes):
+    """(sorted operator names, multiply-accumulates per inference) of a .tflite model.
+
+    MACs count the convolution, depthwise and fully-connected layers, from the tensor
+    shapes in the flatbuffer: conv = outputs x kernel area x input channels, depthwise =
+    outputs x kernel area, fully connected = outputs x inputs.
+    """
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    names = {value: name for name, value in vars(schema.BuiltinOperator).items()
+             if not name.startswith("_")}
+    try:
+        model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model_bytes, 0))
+    except Exception as error:  # flatbuffers raises struct/index errors on junk
+        raise SmartbinError("not a TFLite flatbuffer: %s" % error)
+    ops, macs = set(), 0
+    for subgraph in model.subgraphs:
+        for op in subgraph.operators or []:
+            code = model.operatorCodes[op.opcodeIndex]
+            name = names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "CUSTOM")
+            ops.add(name)
+            if name not in _MAC_OPS:
+                continue
+            out_shape = [int(x) for x in subgraph.tensors[op.outputs[0]].shape]
+            weights = [int(x) for x in subgraph.tensors[op.inputs[1]].shape]
+            outputs = int(np.prod(out_shape))
+            if name == "CONV_2D":  # weights: out_c, kh, kw, in_c
+                macs += outputs * weights[1] * weights[2] * weights[3]
+            elif name == "DEPTHWISE_CONV_2D":  # weights: 1, kh, kw, out_c
+                macs += outputs * weights[1] * weights[2]
+            else:  # weights: units, inputs
+                macs += outputs * weights[1]
+    return sorted(ops), int(macs)
+
+
+def c_header(model_bytes, name, model_contract):
+    """The model as a C/C++ header in the tinymlgen / EloquentTinyML layout, plus the facts
+    of the contract as constants."""
+    model_input, output = model_contract["input"], model_contract["output"]
+    labels = ", ".join('"%s"' % label.replace('"', "") for label in model_contract["labels"])
+    hex_bytes = ["0x%02x" % b for b in model_bytes]
+    rows = [", ".join(hex_bytes[i:i + 12]) for i in range(0, len(hex_bytes), 12)]
+    guard = name.upper() + "_H"
+    return "\n".join([
+        "// %s: int8 TFLite model for TensorFlow Lite Micro, written by `smartbin export`." % name,
+        "// Input: int8 [1, %d, %d, %d] %s, %s; output: int8 scores (scale %r, zero point %d)."
+        % (model_input["height"], model_input["width"], model_input["channels"],
+           model_input["colour_order"], PIXEL_RULE, output["scale"], output["zero_point"]),
+        "// Tensor arena: %d bytes (measured with tflite-micro, with margin)."
+        % model_contract["arena_bytes"],
+        "#ifndef %s" % guard, "#define %s" % guard, "",
+        "#ifndef __cplusplus", "#include <stdalign.h>", "#endif", "",
+        "alignas(16) const unsigned char %s[] = {" % name,
+        ",\n".join("  " + row for row in rows),
+        "};",
+        "const unsigned int %s_len = %d;" % (name, len(model_bytes)), "",
+        "const char *const %s_labels[] = {%s};" % (name, labels),
+        "const int %s_num_labels = %d;" % (name, len(model_contract["labels"])),
+        "const int %s_input_width = %d;" % (name, model_input["width"]),
+        "const int %s_input_height = %d;" % (name, model_input["height"]),
+        "const int %s_input_channels = %d;" % (name, model_input["channels"]),
+        "const float %s_input_scale = %rf;" % (name, float(model_input["scale"])),
+        "const int %s_input_zero_point = %d;" % (name, model_input["zero_point"]),
+        "const float %s_output_scale = %rf;" % (name, float(output["scale"])),
+        "const int %s_output_zero_point = %d;" % (name, output["zero_point"]),
+        "const unsigned int %s_arena_bytes = %d;" % (name, model_contract["arena_bytes"]),
+        "", "#endif  // %s" % guard, ""])
+
+
+def float_scores(model, pixels, batch_size=64):
+    """Softmax scores of the float Keras model for uint8 pixels."""
+    return np.asarray(model.predict(pixels.astype(np.float32), batch_size=batch_size,
+                                    verbose=0))
+
+
+def export_model(train_dir, data_dir, split_manifest, out_dir,
+                 max_int8_drop=DEFAULT_MAX_INT8_DROP, gate_subset="test",
+                 calibration_images=DEFAULT_CALIBRATION_IMAGES, c_name="smartbin_model",
+                 progress=None):
+    """Quantize the model in `train_dir` to int8, check it in TFLM, gate int8 accuracy
+    against float on `gate_subset`, and write the model folder `out_dir`.
+
+    Returns a summary dict (the model.json contract plus "export" figures).
+    """
+    from host_tools.data import split as splits
+
+    started = time.monotonic()
+    train_dir = Path(train_dir)
+    model, config = training.load_trained(train_dir)
+    manifest = split_manifest if isinstance(split_manifest, dict) \
+        else splits.load_split(split_manifest)
+    labels = list(config["labels"])
+    if list(manifest["labels"]) != labels:
+        raise SmartbinError("the split's labels %s differ from the trained model's %s"
+                            % (manifest["labels"], labels))
+    spec = config["input"]
+    seed = config.get("options", {}).get("seed", 0)
+
+    train_pixels, _ = training.load_split_arrays(data_dir, manifest, "train", spec, progress)
+    samples = calibration_samples(train_pixels, calibration_images, seed)
+    del train_pixels
+    if progress:
+        progress("quantize", 0, 1)
+    model_bytes = quantize(model, samples)
+    if progress:
+        progress("quantize", 1, 1)
+
+    checked = tflm.run(model_bytes, measure_arena=True)
+    model_input, output = checked["input"], checked["output"]
+    expected_shape = [1, spec["height"], spec["width"], spec["channels"]]
+    if model_input["dtype"] != "int8" or model_input["shape"] != expected_shape or \
+            abs(model_input["scale"] - 1.0) > 1e-6 or model_input["zero_point"] != -128:
+        raise SmartbinError(
+            "the int8 model's input is %s %s scale %g zero point %d; the contract needs int8 "
+            "%s scale 1 zero point -128 (calibration must span pixels 0..255)"
+            % (model_input["dtype"], model_input["shape"], model_input["scale"],
+               model_input["zero_point"], expected_shape))
+    if output["dtype"] != "int8" or output["shape"] != [1, len(labels)]:
+        raise SmartbinError("the int8 model's output is %s %s, expected int8 [1, %d]"
+                            % (output["dtype"], output["shape"], len(labels)))
+    arena_measured = int(checked["arena_bytes_min"])
+    arena_bytes = tflm.arena_with_margin(arena_measured)
+
+    subset = gate_subset if manifest["subsets"].get(gate_subset) else "val"
+    pixels, truth = training.load_split_arrays(data_dir, manifest, subset, spec, progress)
+    float_accuracy = float(np.mean(float_scores(model, pixels).argmax(1) == truth))
+    int8_inputs = contract.input_lut(1.0, -128)[pixels]
+    int8_scores = tflm.run(model_bytes, int8_inputs, arena_bytes=arena_bytes,
+                           progress=progress)["outputs"]
+    int8_accuracy = float(np.mean(int8_scores.argmax(1) == truth))
+    drop = 100 * (float_accuracy - int8_accuracy)
+    if drop > max_int8_drop:
+        raise SmartbinError(
+            "int8 accuracy %.1f%% is %.1f points below float %.1f%% on the %s split (limit "
+            "%.1f); nothing written. Retrain, or accept it with --max-int8-drop %.1f"
+            % (100 * int8_accuracy, drop, 100 * float_accuracy, subset, max_int8_drop,
+               max(drop, 0) + 0.1))
+
+    ops, macs = describe_flatbuffer(model_bytes)
+    model_contract = {
+        "schema": contract.SCHEMA_VERSION,
+        "labels": labels,
+        "input": dict(spec, dtype="int8", scale=1.0, zero_point=-128, pixel_rule=PIXEL_RULE),
+        "output": {"dtype": "int8", "scale": float(output["scale"]),
+                   "zero_point": int(output["zero_point"])},
+        "tflite": TFLITE_FILE,
+        "flatbuffer_bytes": len(model_bytes),
+        "sha256": hashlib.sha256(model_bytes).hexdigest(),
+        "arena_bytes": arena_bytes,
+        "arena_bytes_measured": arena_measured,
+        "macs": macs,
+        "ops": ops,
+    }
+    figures = {
+        "subset": subset, "images": int(len(truth)),
+        "float_accuracy": round(float_accuracy, 4), "int8_accuracy": round(int8_accuracy, 4),
+        "int8_minus_float_points": round(-drop, 2), "max_int8_drop": max_int8_drop,
+        "calibration_images": int(len(samples)),
+        "backbone": config.get("options", {}).get("backbone"),
+        "train_seconds": config.get("train_seconds"),
+        "export_seconds": round(time.monotonic() - started, 1),
+    }
+    with atomic.atomic_dir(out_dir) as tmp_dir:
+        tmp_dir = Path(tmp_dir)
+        (tmp_dir / TFLITE_FILE).write_bytes(model_bytes)
+        (tmp_dir / HEADER_FILE).write_text(c_header(model_bytes, c_name, model_contract))
+        contract.save(model_contract, tmp_dir)
+        (tmp_dir / EXPORT_FILE).write_text(json.dumps(figures, indent=2) + "\n")
+        for name in (training.HISTORY_FILE, training.CONFIG_FILE):
+            if (train_dir / name).is_file():
+                shutil.copyfile(train_dir / name, tmp_dir / name)
+    return dict(model_contract, export=figures)
+
+
+# ---- command line -----------------------------------------------------------------------
+
+def configure(parser):
+    parser.add_argument("train_dir", metavar="TRAIN_DIR", help="output of smartbin train")
+    parser.add_argument("--data", required=True, help="folder of class folders")
+    parser.add_argument("--split", required=True, help="split manifest (smartbin data split)")
+    parser.add_argument("--out", required=True, help="model folder to write (e.g. build/model)")
+    parser.add_argument("--max-int8-drop", type=float, default=DEFAULT_MAX_INT8_DROP,
+                        help="fail when int8 accuracy is more than this many points below "
+                             "float (default %(default)s)")
+    parser.add_argument("--gate-subset", choices=("val", "test"), default="test",
+                        help="split on which float and int8 accuracy are compared")
+    parser.add_argument("--calibration-images", type=int, default=DEFAULT_CALIBRATION_IMAGES)
+    parser.add_argument("--c-name", default="smartbin_model",
+                        help="C identifier of the array in model.h")
+
+
+def run(args):
+    if not args.c_name.isidentifier():
+        raise SmartbinError("--c-name must be a C identifier, not %r" % args.c_name)
+    if args.calibration_images < 1:
+        raise SmartbinError("--calibration-images must be at least 1")
+    bars = training.ProgressBars()
+    try:
+        summary = export_model(args.train_dir, args.data, args.split, args.out,
+                               args.max_int8_drop, args.gate_subset, args.calibration_images,
+                               args.c_name, bars)
+    finally:
+        bars.close()
+    figures = summary["export"]
+    print("exported %s: %d bytes, arena %d bytes, %.1f M MACs; %s accuracy float %.1f%%, "
+          "int8 %.1f%%"
+          % (args.out, summary["flatbuffer_bytes"], summary["arena_bytes"],
+             summary["macs"] / 1e6, figures["subset"], 100 * figures["float_accuracy"],
+             100 * figures["int8_accuracy"]))
+    return 0

@@ -1,0 +1,133 @@
+"""`smartbin predict`: classify photos with an int8 model folder, as the bin would.
+
+Each photo goes through the contract's preprocessing (`contract.image_file_to_input`) and
+the int8 model runs in TensorFlow Lite Micro, the bin's runtime.
+"""
+import hashlib
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from host_tools import atomic, contract, tflm
+from host_tools.errors import SmartbinError
+
+_THUMB_SIDE = 160
+_CAPTION_HEIGHT = 22
+_SHEET_COLUMNS = 6
+_DECODE_THREADS = 4
+
+
+def default_model_dir():
+    """The model you trained (build/model) if there is one, else the committed default."""
+    built = Path("build") / "model"
+    return built if (built / contract.MODEL_JSON).is_file() else Path("models") / "default"
+
+
+def load_model_folder(model_dir):
+    """(contract, flatbuffer bytes) of a model folder, checking the file against model.json."""
+    model_contract = contract.load(model_dir)
+    path = Path(model_dir) / model_contract.get("tflite", "model.tflite")
+    try:
+        model_bytes = path.read_bytes()
+    except OSError as error:
+        raise SmartbinError("cannot read %s: %s" % (path, error.strerror))
+    expected = model_contract.get("sha256")
+    if expected and hashlib.sha256(model_bytes).hexdigest() != expected:
+        raise SmartbinError("%s does not match the sha256 in model.json (re-export it)" % path)
+    return model_contract, model_bytes
+
+
+def run_int8(model_contract, model_bytes, inputs, progress=None):
+    """Run int8 inputs (N x H x W x C) in TFLM; return (int8 outputs, float scores)."""
+    outputs = tflm.run(model_bytes, np.asarray(inputs, np.int8),
+                       arena_bytes=model_contract["arena_bytes"], progress=progress)["outputs"]
+    if outputs.shape[1] != len(model_contract["labels"]):
+        raise SmartbinError("the model gives %d scores but model.json names %d labels"
+                            % (outputs.shape[1], len(model_contract["labels"])))
+    output = model_contract["output"]
+    scores = (outputs.astype(np.float64) - output["zero_point"]) * output["scale"]
+    return outputs, scores
+
+
+def files_to_inputs(paths, model_contract, progress=None, stage="decode"):
+    """Photos -> N x H x W x C int8 inputs, exactly as the bin's contract prescribes."""
+    model_input = model_contract["input"]
+    inputs = np.zeros((len(paths), model_input["height"], model_input["width"],
+                       model_input["channels"]), np.int8)
+    with ThreadPoolExecutor(_DECODE_THREADS) as pool:
+        decoded = pool.map(lambda path: contract.image_file_to_input(path, model_contract), paths)
+        for index, array in enumerate(decoded):
+            inputs[index] = array
+            if progress:
+                progress(stage, index + 1, len(paths))
+    return inputs
+
+
+def predict_images(model_dir, image_paths, progress=None):
+    """Label and confidence of each photo: a list of {"file", "label", "confidence",
+    "scores": {label: score}}, in the order given."""
+    if not image_paths:
+        raise SmartbinError("no images given")
+    model_contract, model_bytes = load_model_folder(model_dir)
+    labels = model_contract["labels"]
+    inputs = files_to_inputs([Path(p) for p in image_paths], model_contract, progress)
+    _, scores = run_int8(model_contract, model_bytes, inputs, progress)
+    results = []
+    for path, row in zip(image_paths, scores):
+        best = int(row.argmax())
+        results.append({"file": str(path), "label": labels[best],
+                        "confidence": round(float(row[best]), 4),
+                        "scores": {label: round(float(s), 4) for label, s in zip(labels, row)}})
+    return results
+
+
+def write_contact_sheet(results, out_path, columns=_SHEET_COLUMNS):
+    """A PNG grid of the photos, each captioned with its label and confidence."""
+    from PIL import Image, ImageDraw
+
+    out_path = Path(out_path)
+    if out_path.suffix.lower() != ".png":
+        raise SmartbinError("the contact sheet must be a .png file, not %s" % out_path)
+    columns = max(1, min(columns, len(results)))
+    rows = -(-len(results) // columns)
+    cell_height = _THUMB_SIDE + _CAPTION_HEIGHT
+    sheet = Image.new("RGB", (columns * _THUMB_SIDE, rows * cell_height), "white")
+    draw = ImageDraw.Draw(sheet)
+    for index, result in enumerate(results):
+        x, y = (index % columns) * _THUMB_SIDE, (index // columns) * cell_height
+        thumb = contract.load_image(result["file"])
+        thumb.thumbnail((_THUMB_SIDE, _THUMB_SIDE))
+        sheet.paste(thumb, (x + (_THUMB_SIDE - thumb.width) // 2,
+                            y + (_THUMB_SIDE - thumb.height) // 2))
+        draw.text((x + 4, y + _THUMB_SIDE + 4),
+                  "%s %.0f%%" % (result["label"], 100 * result["confidence"]), fill="black")
+    with atomic.atomic_path(out_path, suffix=".png") as tmp_path:
+        sheet.save(tmp_path, format="PNG")
+    return out_path
+
+
+# ---- command line -----------------------------------------------------------------------
+
+def configure(parser):
+    parser.add_argument("images", metavar="IMAGE", nargs="+", help="photos to classify")
+    parser.add_argument("--model", default=None,
+                        help="model folder (default: build/model, else models/default)")
+    parser.add_argument("--contact-sheet", metavar="PNG", help="also write a captioned grid")
+    parser.add_argument("--json", action="store_true", help="print JSON for machines")
+
+
+def run(args):
+    model_dir = args.model or default_model_dir()
+    results = predict_images(model_dir, args.images)
+    if args.contact_sheet:
+        write_contact_sheet(results, args.contact_sheet)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        width = max(len(r["file"]) for r in results)
+        for result in results:
+            print("%-*s  %-10s %5.1f%%" % (width, result["file"], result["label"],
+                                           100 * result["confidence"]))
+    return 0

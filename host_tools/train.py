@@ -1,0 +1,383 @@
+"""`smartbin train`: fit the classifier on the training split by transfer learning.
+
+Recipe (defaults): ImageNet MobileNetV1 alpha 0.25 at 96x96 RGB; first train only the new
+head on frozen features, then fine-tune the whole network at a low learning rate with the
+batch-norm statistics frozen. Photos are decoded once into a uint8 array at the input size
+(the same resize the bin's contract prescribes), augmented on the fly, class-weighted
+(TrashNet has few "trash" photos) and early-stopped on the validation split.
+
+Writes to the output folder (atomically): ``model.keras``, ``history.json`` (loss and
+accuracy per epoch, train and val) and ``train_config.json`` (the options, labels and
+input, which `smartbin export` reads).
+"""
+import dataclasses
+import json
+import random
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from host_tools import atomic, backbones, contract
+from host_tools.errors import SmartbinError
+
+MODEL_FILE = "model.keras"
+HISTORY_FILE = "history.json"
+CONFIG_FILE = "train_config.json"
+_DECODE_THREADS = 4
+
+
+@dataclasses.dataclass
+class TrainOptions:
+    """Every training knob in one place (the CLI, the bench and the tests fill it in).
+
+    backbone: "mobilenet_v1" (ImageNet transfer learning) or "scratch" (small CNN, no
+    pretrained weights; trained for `finetune_epochs` at `head_learning_rate`).
+    weights: MobileNetV1 ImageNet weights file; None looks in the Keras cache, then
+    downloads (`weights_url` overrides the address); "none" starts from random weights.
+    augment: strength of augmentation, 0 (off) .. 1 (default) .. 2 (strong).
+    patience: epochs without a better val accuracy before a phase stops early.
+    """
+    backbone: str = "mobilenet_v1"
+    alpha: float = 0.25
+    input_size: int = 96
+    colour: str = "RGB"
+    head_epochs: int = 5
+    finetune_epochs: int = 25
+    head_learning_rate: float = 1e-3
+    finetune_learning_rate: float = 1e-4
+    batch_size: int = 32
+    augment: float = 1.0
+    dropout: float = 0.2
+    label_smoothing: float = 0.0
+    class_weights: bool = True
+    freeze_batchnorm: bool = True
+    patience: int = 8
+    seed: int = 1234
+    weights: str = None
+    weights_url: str = None
+
+    def check(self):
+        """Raise SmartbinError on a value training cannot use."""
+        if self.backbone not in backbones.BACKBONES:
+            raise SmartbinError("unknown backbone %r (choose from %s)"
+                                % (self.backbone, ", ".join(backbones.BACKBONES)))
+        if self.colour not in contract.COLOUR_ORDERS:
+            raise SmartbinError("colour must be one of %s" % ", ".join(contract.COLOUR_ORDERS))
+        if not 16 <= self.input_size <= 512:
+            raise SmartbinError("input size must be between 16 and 512 pixels")
+        if self.backbone == "mobilenet_v1" and self.input_size < 32:
+            raise SmartbinError("MobileNetV1 needs an input of at least 32 pixels")
+        if self.head_epochs < 0 or self.finetune_epochs < 0 or \
+                self.head_epochs + self.finetune_epochs == 0:
+            raise SmartbinError("epochs must be >= 0 and not all zero")
+        if self.batch_size < 1:
+            raise SmartbinError("batch size must be at least 1")
+        if not 0 <= self.augment <= 3:
+            raise SmartbinError("augment strength must be between 0 and 3")
+        if self.backbone == "mobilenet_v1":
+            backbones.weights_file_name(self.alpha)
+
+
+def input_spec(options):
+    """The contract's image facts for these options (the `input` block minus quantisation)."""
+    channels = contract.COLOUR_ORDERS[options.colour]
+    return {"width": options.input_size, "height": options.input_size, "channels": channels,
+            "colour_order": options.colour, "resize": "bilinear"}
+
+
+def load_pixels(files, spec, progress=None, stage="decode"):
+    """Decode photos once into an N x H x W x C uint8 array, exactly as the bin's contract
+    resizes them. `files` is a list of (path, label)."""
+    fake_contract = {"input": spec}
+
+    def decode(path):
+        return contract.image_to_pixels(contract.load_image(path), fake_contract)
+
+    pixels = np.zeros((len(files), spec["height"], spec["width"], spec["channels"]), np.uint8)
+    with ThreadPoolExecutor(_DECODE_THREADS) as pool:
+        for index, array in enumerate(pool.map(decode, [path for path, _ in files])):
+            pixels[index] = array
+            if progress:
+                progress(stage, index + 1, len(files))
+    return pixels
+
+
+def load_split_arrays(data_dir, manifest, subset, spec, progress=None):
+    """(pixels uint8 NxHxWxC, label indices int) of one subset of a split manifest."""
+    from host_tools.data import split as splits
+
+    labels = manifest["labels"]
+    files = splits.split_files(manifest, data_dir, subset)
+    if not files:
+        raise SmartbinError("the %s split is empty" % subset)
+    pixels = load_pixels(files, spec, progress, stage="decode " + subset)
+    return pixels, np.array([labels.index(label) for _, label in files], np.int64)
+
+
+def _augmenter(keras, strength, seed):
+    """Random flips, rotation, zoom/crop, shift, brightness and contrast on 0..255 pixels."""
+    if strength <= 0:
+        return None
+    s = strength
+    return keras.Sequential([
+        keras.layers.RandomFlip("horizontal", seed=seed),
+        keras.layers.RandomRotation(0.08 * s, fill_mode="reflect", seed=seed + 1),
+        keras.layers.RandomZoom((-0.2 * s, 0.1 * s), fill_mode="reflect", seed=seed + 2),
+        keras.layers.RandomTranslation(0.08 * s, 0.08 * s, fill_mode="reflect", seed=seed + 3),
+        keras.layers.RandomBrightness(0.2 * s, value_range=(0, 255), seed=seed + 4),
+        keras.layers.RandomContrast(0.25 * s, value_range=(0, 255), seed=seed + 5),
+    ], name="augment")
+
+
+def _datasets(tf, keras, train, val, options, num_classes):
+    augment = _augmenter(keras, options.augment, options.seed)
+
+    def prepare(images, labels):
+        images = tf.cast(images, tf.float32)
+        if augment is not None:
+            images = tf.clip_by_value(augment(images, training=True), 0.0, 255.0)
+        return images, tf.one_hot(labels, num_classes)
+
+    train_ds = (tf.data.Dataset.from_tensor_slices(train)
+                .shuffle(len(train[0]), seed=options.seed, reshuffle_each_iteration=True)
+                .batch(options.batch_size)
+                .map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+                .prefetch(tf.data.AUTOTUNE))
+    val_ds = (tf.data.Dataset.from_tensor_slices(
+        (val[0].astype(np.float32), np.eye(num_classes, dtype=np.float32)[val[1]]))
+        .batch(options.batch_size))
+    return train_ds, val_ds
+
+
+def balanced_class_weights(label_indices, num_classes):
+    """Weight each class by n / (k * count), so every class counts the same in the loss."""
+    counts = np.bincount(label_indices, minlength=num_classes).astype(np.float64)
+    weights = len(label_indices) / (num_classes * np.maximum(counts, 1))
+    return {index: float(weight) for index, weight in enumerate(weights)}
+
+
+def _epoch_callback(keras, progress, phase, total):
+    """A Keras callback forwarding each finished epoch to the `progress` callback."""
+    def on_train_begin(logs=None):
+        if progress:
+            progress(phase, 0, total)
+
+    def on_epoch_end(epoch, logs=None):
+        if progress:
+            progress(phase, epoch + 1, total, dict(logs or {}))
+    return keras.callbacks.LambdaCallback(on_train_begin=on_train_begin,
+                                          on_epoch_end=on_epoch_end)
+
+
+def _fit(keras, model, train_ds, val_ds, epochs, learning_rate, options, class_weight,
+         progress, phase):
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss=keras.losses.CategoricalCrossentropy(
+                      label_smoothing=options.label_smoothing),
+                  metrics=["accuracy"])
+    stop = keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",
+                                         patience=options.patience,
+                                         restore_best_weights=True)
+    with warnings.catch_warnings():
+        # Keras warns that it ignores shuffle=True for a tf.data input (ours is shuffled).
+        warnings.simplefilter("ignore", UserWarning)
+        fitted = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0,
+                           class_weight=class_weight,
+                           callbacks=[stop, _epoch_callback(keras, progress, phase, epochs)])
+    return {key: [float(v) for v in values] for key, values in fitted.history.items()}
+
+
+def _set_backbone_trainable(model, trainable, freeze_batchnorm):
+    keras = backbones.tensorflow().keras
+    backbone = model.get_layer("backbone")
+    backbone.trainable = trainable
+    if trainable and freeze_batchnorm:
+        # A frozen batch-norm layer also runs in inference mode in Keras 3: the ImageNet
+        # statistics stay, which keeps the activation ranges int8 quantisation calibrates on.
+        for layer in backbone.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
+
+
+def train(data_dir, split_manifest, out_dir, options=None, progress=None):
+    """Train a classifier on the manifest's train split; write the model folder; return
+    a summary dict (labels, best val accuracy, seconds, counts).
+
+    `split_manifest` is a manifest dict or the path of a split.json. `progress(stage,
+    done, total, info=None)` is called while decoding and after every epoch.
+    """
+    from host_tools.data import split as splits
+
+    options = options or TrainOptions()
+    options.check()
+    started = time.monotonic()
+    manifest = split_manifest if isinstance(split_manifest, dict) \
+        else splits.load_split(split_manifest)
+    labels = list(manifest["labels"])
+    spec = input_spec(options)
+    weights_path = None
+    if options.backbone == "mobilenet_v1" and str(options.weights).lower() != "none":
+        weights_path = backbones.resolve_weights(options.alpha, options.weights,
+                                                 options.weights_url, progress)
+    train_arrays = load_split_arrays(data_dir, manifest, "train", spec, progress)
+    val_arrays = load_split_arrays(data_dir, manifest, "val", spec, progress)
+
+    tf = backbones.tensorflow()
+    keras = tf.keras
+    keras.utils.set_random_seed(options.seed)
+    random.seed(options.seed)
+    model = backbones.build_classifier(options.backbone, options.input_size, options.colour,
+                                       len(labels), options.alpha, weights_path,
+                                       options.dropout)
+    train_ds, val_ds = _datasets(tf, keras, train_arrays, val_arrays, options, len(labels))
+    class_weight = balanced_class_weights(train_arrays[1], len(labels)) \
+        if options.class_weights else None
+
+    history = {"phase": []}
+
+    def record(phase, fitted):
+        for key, values in fitted.items():
+            history.setdefault(key, []).extend(values)
+        history["phase"].extend([phase] * len(next(iter(fitted.values()), [])))
+
+    if options.backbone == "scratch":
+        record("train", _fit(keras, model, train_ds, val_ds, options.finetune_epochs,
+                             options.head_learning_rate, options, class_weight, progress,
+                             "train"))
+    else:
+        if options.head_epochs:
+            _set_backbone_trainable(model, False, options.freeze_batchnorm)
+            record("head", _fit(keras, model, train_ds, val_ds, options.head_epochs,
+                                options.head_learning_rate, options, class_weight, progress,
+                                "head"))
+        if options.finetune_epochs:
+            _set_backbone_trainable(model, True, options.freeze_batchnorm)
+            record("finetune", _fit(keras, model, train_ds, val_ds, options.finetune_epochs,
+                                    options.finetune_learning_rate, options, class_weight,
+                                    progress, "finetune"))
+
+    val_loss, val_accuracy = model.evaluate(val_ds, verbose=0)
+    seconds = time.monotonic() - started
+    summary = {
+        "labels": labels, "input": spec, "options": dataclasses.asdict(options),
+        "weights_file": str(weights_path) if weights_path else None,
+        "data_dir": str(data_dir), "split_seed": manifest.get("seed"),
+        "counts": {"train": int(len(train_arrays[1])), "val": int(len(val_arrays[1]))},
+        "val_accuracy": float(val_accuracy), "val_loss": float(val_loss),
+        "epochs": len(history["phase"]), "train_seconds": round(seconds, 1),
+    }
+    with atomic.atomic_dir(out_dir) as tmp_dir:
+        model.save(Path(tmp_dir) / MODEL_FILE)
+        (Path(tmp_dir) / HISTORY_FILE).write_text(json.dumps(history, indent=1) + "\n")
+        (Path(tmp_dir) / CONFIG_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def load_trained(train_dir):
+    """(Keras model, train_config dict) from a `smartbin train` output folder."""
+    train_dir = Path(train_dir)
+    config_path = train_dir / CONFIG_FILE
+    model_path = train_dir / MODEL_FILE
+    if not config_path.is_file() or not model_path.is_file():
+        raise SmartbinError("%s is not a training output (no %s/%s; run `smartbin train`)"
+                            % (train_dir, MODEL_FILE, CONFIG_FILE))
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise SmartbinError("%s is not valid JSON: %s" % (config_path, error))
+    keras = backbones.tensorflow().keras
+    try:
+        model = keras.models.load_model(model_path, compile=False)
+    except Exception as error:  # Keras raises many types for a damaged file.
+        raise SmartbinError("cannot load %s: %s" % (model_path, str(error).splitlines()[0]))
+    return model, config
+
+
+# ---- command line -----------------------------------------------------------------------
+
+def configure(parser):
+    defaults = TrainOptions()
+    parser.add_argument("data", metavar="DATA", help="folder of class folders")
+    parser.add_argument("--split", required=True, help="split manifest (smartbin data split)")
+    parser.add_argument("--out", required=True, help="output folder (e.g. build/train)")
+    parser.add_argument("--backbone", choices=backbones.BACKBONES, default=defaults.backbone)
+    parser.add_argument("--alpha", type=float, default=defaults.alpha,
+                        help="MobileNetV1 width multiplier (0.25, 0.5, 0.75, 1.0)")
+    parser.add_argument("--input-size", type=int, default=defaults.input_size,
+                        help="square input side in pixels (default %(default)s)")
+    parser.add_argument("--colour", choices=tuple(contract.COLOUR_ORDERS),
+                        default=defaults.colour)
+    parser.add_argument("--weights", default=None,
+                        help="MobileNetV1 ImageNet weights .h5 (default: Keras cache, then "
+                             "download); 'none' for random initial weights")
+    parser.add_argument("--weights-url", default=None,
+                        help="download the weights from this URL instead of Keras's")
+    parser.add_argument("--head-epochs", type=int, default=defaults.head_epochs)
+    parser.add_argument("--epochs", "--finetune-epochs", dest="finetune_epochs", type=int,
+                        default=defaults.finetune_epochs,
+                        help="fine-tuning epochs (all epochs for --backbone scratch)")
+    parser.add_argument("--head-lr", type=float, default=defaults.head_learning_rate)
+    parser.add_argument("--finetune-lr", type=float, default=defaults.finetune_learning_rate)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--augment", type=float, default=defaults.augment,
+                        help="augmentation strength, 0 = off (default %(default)s)")
+    parser.add_argument("--patience", type=int, default=defaults.patience)
+    parser.add_argument("--no-class-weights", action="store_true")
+    parser.add_argument("--train-batchnorm", action="store_true",
+                        help="let batch-norm statistics adapt while fine-tuning")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+
+
+def options_from_args(args):
+    return TrainOptions(
+        backbone=args.backbone, alpha=args.alpha, input_size=args.input_size,
+        colour=args.colour, head_epochs=args.head_epochs,
+        finetune_epochs=args.finetune_epochs, head_learning_rate=args.head_lr,
+        finetune_learning_rate=args.finetune_lr, batch_size=args.batch_size,
+        augment=args.augment, class_weights=not args.no_class_weights,
+        freeze_batchnorm=not args.train_batchnorm, patience=args.patience, seed=args.seed,
+        weights=args.weights, weights_url=args.weights_url)
+
+
+class ProgressBars:
+    """The CLI's progress display: one tqdm bar per stage, epoch metrics in the postfix."""
+
+    def __init__(self):
+        self._stage = None
+        self._bar = None
+
+    def __call__(self, stage, done, total, info=None):
+        from tqdm import tqdm
+
+        if stage != self._stage:
+            self.close()
+            unit = "B" if stage == "download" else "epoch" if stage in (
+                "head", "finetune", "train") else "img"
+            self._bar = tqdm(total=total or None, desc=stage, unit=unit, leave=True,
+                             unit_scale=unit == "B", dynamic_ncols=True)
+            self._stage = stage
+        self._bar.update(done - self._bar.n)
+        if info:
+            self._bar.set_postfix({k: round(v, 3) for k, v in info.items()
+                                   if k in ("loss", "accuracy", "val_accuracy")})
+
+    def close(self):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+            self._stage = None
+
+
+def run(args):
+    bars = ProgressBars()
+    try:
+        summary = train(args.data, args.split, args.out, options_from_args(args), bars)
+    finally:
+        bars.close()
+    print("trained %s on %d photos in %.0f s: val accuracy %.1f%% -> %s"
+          % (summary["options"]["backbone"], summary["counts"]["train"],
+             summary["train_seconds"], 100 * summary["val_accuracy"], args.out))
+    return 0

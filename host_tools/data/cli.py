@@ -58,31 +58,73 @@ def configure(parser):
     split.add_argument("--json", action="store_true", help="print a summary as JSON")
 
 
+class _Bar:
+    """A `progress(done, total)` callback drawing a tqdm bar (only on a terminal)."""
+
+    def __init__(self, description, unit="photo"):
+        self.description, self.unit, self.bar = description, unit, None
+
+    def __call__(self, done, total):
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=self.description, unit=self.unit, disable=None,
+                            leave=False, unit_scale=self.unit == "B", dynamic_ncols=True)
+        if total and self.bar.total != total:
+            self.bar.total = total
+        self.bar.update(done - self.bar.n)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
 @contextlib.contextmanager
 def _progress_bar(description, unit="photo"):
-    """A `progress(done, total)` callback drawing a tqdm bar (only on a terminal)."""
-    from tqdm import tqdm
-
-    bars = []
-
-    def progress(done, total):
-        if not bars:
-            bars.append(tqdm(total=total, desc=description, unit=unit, disable=None,
-                             leave=False, unit_scale=unit == "B", dynamic_ncols=True))
-        bar = bars[0]
-        if total and bar.total != total:
-            bar.total = total
-        bar.update(done - bar.n)
-
+    bar = _Bar(description, unit)
     try:
-        yield progress
+        yield bar
     finally:
-        if bars:
-            bars[0].close()
+        bar.close()
 
 
 def _print_json(value):
     print(json.dumps(value, indent=2, sort_keys=True))
+
+
+def _run_trashnet(args):
+    from host_tools.data import trashnet
+
+    labels = {"download": ("downloading TrashNet", "B"), "unpack": ("unpacking", "file"),
+              "import": ("importing", "file")}
+    bars = {}
+
+    def progress(stage, done, total):
+        if stage not in bars:
+            for bar in bars.values():
+                bar.close()
+            bars[stage] = _Bar(*labels[stage])
+        bars[stage](done, total)
+
+    try:
+        summary = trashnet.get_trashnet(args.dest, source=args.source, url=args.url,
+                                        sha256=args.sha256, progress=progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    if args.json:
+        _print_json(summary)
+    elif summary["action"] == "already complete":
+        print("%s already holds the complete TrashNet (%d photos); nothing to do"
+              % (args.dest, sum(summary["counts"].values())))
+    else:
+        print("%s TrashNet into %s: %d photos (%s); %d checked byte for byte against "
+              "published sha256 values, %d (trash) by count only%s" % (
+                  summary["action"], args.dest, sum(summary["counts"].values()),
+                  ", ".join("%s %d" % item for item in sorted(summary["counts"].items())),
+                  summary["verified_files"], summary["count_only_files"],
+                  "; zip sha256 %s" % summary["zip_sha256"] if summary["zip_sha256"] else ""))
+    return 0
 
 
 def _run_check(args):
@@ -157,6 +199,7 @@ def _run_stats(args):
 
 
 _ACTIONS = {
+    "trashnet": _run_trashnet,
     "check": _run_check,
     "split": _run_split,
     "stats": _run_stats,

@@ -37,3 +37,78 @@ def make_dataset(root, counts, start_seed=0):
             (folder / ("%s%d.png" % (label, n))).write_bytes(photo_bytes(seed))
             seed += 1
     return root
+
+
+class FakeWeb:
+    """A threaded HTTP server on 127.0.0.1 for download tests.
+
+    `routes[path]` is a dict: body (bytes), status (default 200), redirect (a path or URL),
+    delay (seconds before the body), break_once (send only this many bytes, once, then
+    drop the connection), ranges (honour `Range: bytes=N-`, default True).
+    `requests` records (path, Range header) of every request.
+    """
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        web = self
+        self.routes = {}
+        self.requests = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                import time
+
+                web.requests.append((self.path, self.headers.get("Range")))
+                route = web.routes.get(self.path)
+                if route is None:
+                    self.send_error(404)
+                    return
+                if route.get("redirect"):
+                    self.send_response(route.get("status", 302))
+                    self.send_header("Location", route["redirect"])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body, status = route.get("body", b""), route.get("status", 200)
+                start = 0
+                wanted = self.headers.get("Range")
+                if wanted and route.get("ranges", True) and status == 200:
+                    start = int(wanted.split("=")[1].split("-")[0])
+                    if start >= len(body):
+                        self.send_error(416)
+                        return
+                    status = 206
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body) - start))
+                if status == 206:
+                    self.send_header("Content-Range",
+                                     "bytes %d-%d/%d" % (start, len(body) - 1, len(body)))
+                self.end_headers()
+                if route.get("delay"):
+                    time.sleep(route["delay"])
+                payload = body[start:]
+                if route.get("break_once"):
+                    payload = payload[:route.pop("break_once")]
+                    self.close_connection = True
+                try:
+                    self.wfile.write(payload)
+                except OSError:
+                    pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread.start()
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.server.server_address[1], path)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

@@ -92,7 +92,7 @@ pull-images: venv
 	$(SMARTBIN) pull --port "$(PORT)" --dest data/inbox
 
 firmware:
-	$(MAKE) -C firmware/image
+	@$(MAKE) --no-print-directory -C firmware/image
 
 clean:
 	rm -rf $(BUILD) .pytest_cache

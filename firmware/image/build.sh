@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Builds the smartbin MicroPython image (ulab + microlite/TFLM + camera, application frozen)
+# for the AI-Thinker ESP32-CAM, from the sources pinned in versions.env.
+#
+#   ./build.sh            Docker engine up: build inside espressif/idf:<ESP_IDF_VERSION>;
+#                         else IDF_PATH set: build with that ESP-IDF; else say what to install.
+#   ./build.sh --inside   build here, with an ESP-IDF environment (what the container runs).
+#
+# Result: build/firmware.bin (bootloader + partition table + app, flashed at 0x1000).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+# shellcheck source=versions.env
+. "$HERE/versions.env"
+
+BOARD=SMARTBIN_AITHINKER_ESP32CAM
+BUILD=${SMARTBIN_FW_BUILD:-$HERE/build}
+SRC=$BUILD/src
+DOCKER=${DOCKER:-docker}
+
+die() {
+    echo "make firmware: $*" >&2
+    exit 2
+}
+
+# ---- choose where to build -----------------------------------------------------------
+outside() {
+    if command -v "$DOCKER" >/dev/null 2>&1 && "$DOCKER" info >/dev/null 2>&1; then
+        local image="$ESP_IDF_IMAGE:$ESP_IDF_VERSION"
+        echo "Building in $image (Docker)"
+        # The repository is mounted at the same path, so error messages name real files.
+        exec "$DOCKER" run --rm \
+            --user "$(id -u):$(id -g)" -e HOME=/tmp \
+            -e SMARTBIN_FW_BUILD="$BUILD" \
+            -v "$REPO:$REPO" -w "$HERE" \
+            "$image" bash "$HERE/build.sh" --inside
+    fi
+    if [ -n "${IDF_PATH:-}" ]; then
+        if ! command -v idf.py >/dev/null 2>&1; then
+            [ -f "$IDF_PATH/export.sh" ] || die "IDF_PATH=$IDF_PATH has no export.sh; point IDF_PATH at an ESP-IDF $ESP_IDF_VERSION checkout"
+            # shellcheck disable=SC1091
+            . "$IDF_PATH/export.sh" >/dev/null
+        fi
+        exec bash "$HERE/build.sh" --inside
+    fi
+    die "needs a running Docker engine (https://docs.docker.com/engine/install/) or ESP-IDF $ESP_IDF_VERSION with IDF_PATH set (https://docs.espressif.com/projects/esp-idf/en/$ESP_IDF_VERSION/esp32/get-started/); found neither"
+}
+
+# ---- sources at their pins -------------------------------------------------------------
+# fetch DIR URL REF: DIR becomes a clean checkout of REF (tag or commit), nothing else.
+fetch() {
+    local dir=$1 url=$2 ref=$3
+    if [ ! -d "$dir/.git" ]; then
+        git init -q "$dir"
+        git -C "$dir" remote add origin "$url"
+    fi
+    git -C "$dir" fetch -q --depth 1 origin "$ref"
+    git -C "$dir" -c advice.detachedHead=false checkout -q --force FETCH_HEAD
+    git -C "$dir" clean -q -fdx
+}
+
+inside() {
+    command -v idf.py >/dev/null 2>&1 || die "idf.py not found: run inside the ESP-IDF container or source \$IDF_PATH/export.sh"
+    local idf_version
+    idf_version=$(idf.py --version 2>/dev/null | tr -d '\r' || true)
+    case "$idf_version" in
+        *"$ESP_IDF_VERSION"*) ;;
+        *) echo "warning: this ESP-IDF reports '$idf_version'; the pinned one is $ESP_IDF_VERSION" >&2 ;;
+    esac
+
+    mkdir -p "$SRC"
+    local mpy=$SRC/micropython
+    echo "Fetching pinned sources into $SRC"
+    fetch "$mpy" "$MICROPYTHON_URL" "$MICROPYTHON_TAG"
+    fetch "$SRC/micropython-ulab" "$ULAB_URL" "$ULAB_TAG"
+    fetch "$SRC/tensorflow-micropython-examples" "$MICROLITE_URL" "$MICROLITE_COMMIT"
+    fetch "$SRC/micropython-camera-API" "$CAMERA_API_URL" "$CAMERA_API_COMMIT"
+
+    local port=$mpy/ports/esp32
+    # esp32-camera as a project component named "esp32-camera": the camera binding's
+    # cmake looks the component up by that name.
+    mkdir -p "$port/components"
+    fetch "$port/components/esp32-camera" "$ESP32_CAMERA_URL" "$ESP32_CAMERA_TAG"
+
+    # TFLM + ESP-NN from the ESP Component Registry, exact versions, as dependencies of
+    # MicroPython's main component (whose sources include the user C modules).
+    local manifest=$port/main/idf_component.yml
+    [ -f "$manifest" ] || manifest=$port/main_esp32/idf_component.yml
+    [ -f "$manifest" ] || die "no idf_component.yml under $port/main*/ (MicroPython layout changed?)"
+    cat >>"$manifest" <<YAML
+  espressif/esp-tflite-micro:
+    version: "==$ESP_TFLITE_MICRO_VERSION"
+  espressif/esp-nn:
+    version: "==$ESP_NN_VERSION"
+YAML
+
+    # Patch microlite (normalise line endings first so the patch does not depend on them).
+    local patch
+    for patch in "$HERE"/patches/microlite-*.patch; do
+        local target
+        for target in $(sed -n 's|^+++ b/||p' "$patch"); do
+            sed -i 's/\r$//' "$SRC/tensorflow-micropython-examples/$target"
+        done
+        git -C "$SRC/tensorflow-micropython-examples" apply --whitespace=nowarn "$patch" \
+            || die "patch $(basename "$patch") does not apply to microlite $MICROLITE_COMMIT"
+    done
+
+    # The board definition goes where MicroPython's build looks for BOARD=.
+    rm -rf "$port/boards/$BOARD"
+    cp -r "$HERE/boards/$BOARD" "$port/boards/$BOARD"
+
+    echo "Building mpy-cross"
+    make -C "$mpy/mpy-cross" -j"$(nproc)"
+
+    echo "Building the port (BOARD=$BOARD)"
+    export SMARTBIN_FW_SRC=$SRC
+    make -C "$port" BOARD="$BOARD" submodules
+    make -C "$port" -j"$(nproc)" \
+        BOARD="$BOARD" \
+        USER_C_MODULES="$HERE/user_modules/micropython.cmake" \
+        FROZEN_MANIFEST="$REPO/firmware/manifest.py"
+
+    cp "$port/build-$BOARD/firmware.bin" "$BUILD/firmware.bin"
+    echo "Firmware image: $BUILD/firmware.bin (flash at 0x1000: make flash PORT=... FIRMWARE=$BUILD/firmware.bin)"
+}
+
+case "${1:-}" in
+    --inside) inside ;;
+    "") outside ;;
+    *) die "unknown argument '$1' (use no argument, or --inside within an ESP-IDF environment)" ;;
+esac

@@ -1,0 +1,33 @@
+// The operator list of the firmware image (see python_ops_resolver.h). Conv, depthwise
+// conv, fully connected, add, mul, pooling and softmax run on ESP-NN kernels.
+#include "python_ops_resolver.h"
+
+namespace tflite {
+
+PythonOpsResolver::PythonOpsResolver() {
+  // Keep alphabetical; one line per builtin operator.
+  AddAdd();
+  AddAveragePool2D();
+  AddConcatenation();
+  AddConv2D();
+  AddDepthwiseConv2D();
+  AddDequantize();
+  AddFullyConnected();
+  AddHardSwish();
+  AddLogistic();
+  AddMaxPool2D();
+  AddMean();
+  AddMul();
+  AddPad();
+  AddPadV2();
+  AddQuantize();
+  AddRelu();
+  AddRelu6();
+  AddReshape();
+  AddSoftmax();
+  AddSqueeze();
+  AddStridedSlice();
+  AddSub();
+}
+
+}  // namespace tflite

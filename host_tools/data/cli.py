@@ -127,6 +127,29 @@ def _run_trashnet(args):
     return 0
 
 
+def _run_urls(args):
+    from host_tools.data import urls
+
+    with _progress_bar("downloading", "URL") as progress:
+        summary = urls.collect_urls(args.source, args.dest, label=args.label,
+                                    workers=args.workers, timeout=args.timeout,
+                                    retries=args.retries,
+                                    max_bytes=int(args.max_mb * 1_000_000), progress=progress)
+    if args.json:
+        _print_json(summary)
+        return 0
+    for warning in summary["warnings"]:
+        print("warning: " + warning)
+    for label, counts in summary["classes"].items():
+        others = ", ".join("%d %s" % (counts[key], key) for key in sorted(counts)
+                           if key not in ("added", "already done") and counts[key])
+        print("%s: %d added, %d already done%s" % (label, counts["added"],
+                                                   counts["already done"],
+                                                   "; skipped: " + others if others else ""))
+    print("details per URL: " + ", ".join(summary["manifests"]))
+    return 0
+
+
 def _run_check(args):
     from host_tools.data import stats
 
@@ -200,6 +223,7 @@ def _run_stats(args):
 
 _ACTIONS = {
     "trashnet": _run_trashnet,
+    "urls": _run_urls,
     "check": _run_check,
     "split": _run_split,
     "stats": _run_stats,

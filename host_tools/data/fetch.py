@@ -2,6 +2,7 @@
 timeouts, a size cap, and resumable downloads into a `.part` file (HTTP Range)."""
 import http.client
 import os
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -18,6 +19,10 @@ class TooLarge(SmartbinError):
     """The server sent (or announced) more bytes than the caller allows."""
 
 
+class NotHttp(SmartbinError):
+    """A URL (or a redirect's target) that is not http(s)."""
+
+
 class HttpError(SmartbinError):
     """The server answered with an HTTP error status (`code`)."""
 
@@ -30,7 +35,7 @@ def check_http_url(url):
     """Raise SmartbinError unless `url` is an absolute http(s) URL with a host."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        raise SmartbinError("not an http(s) URL: %s" % url)
+        raise NotHttp("not an http(s) URL: %s" % url)
 
 
 class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
@@ -67,11 +72,13 @@ def open_url(url, timeout, headers=None):
         raise SmartbinError("cannot download " + _describe(url, error))
 
 
-def get_bytes(url, timeout=15.0, max_bytes=20_000_000):
+def get_bytes(url, timeout=15.0, max_bytes=20_000_000, max_seconds=None):
     """Download a small file into memory; refuse anything longer than `max_bytes`.
 
-    Returns (bytes, final URL after redirects).
+    `timeout` bounds each wait for the server; `max_seconds` the whole transfer (a server
+    trickling bytes never trips the first). Returns (bytes, final URL after redirects).
     """
+    started = time.monotonic()
     with open_url(url, timeout) as response:
         announced = response.headers.get("Content-Length")
         if announced and announced.isdigit() and int(announced) > max_bytes:
@@ -84,11 +91,18 @@ def get_bytes(url, timeout=15.0, max_bytes=20_000_000):
                 if not chunk:
                     break
                 size += len(chunk)
+                if max_seconds is not None and time.monotonic() - started > max_seconds:
+                    raise SmartbinError("cannot download %s: slower than %g s in all"
+                                        % (url, max_seconds))
                 if size > max_bytes:
                     raise TooLarge("%s is over the %d byte limit" % (url, max_bytes))
                 chunks.append(chunk)
         except (OSError, ValueError, http.client.HTTPException) as error:
             raise SmartbinError("cannot download " + _describe(url, error))
+        if announced and announced.isdigit() and size < int(announced):
+            # http.client returns a short body silently when the connection drops.
+            raise SmartbinError("cannot download %s: connection closed after %d of %s bytes"
+                                % (url, size, announced))
         return b"".join(chunks), response.geturl()
 
 

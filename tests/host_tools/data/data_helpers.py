@@ -44,7 +44,8 @@ class FakeWeb:
 
     `routes[path]` is a dict: body (bytes), status (default 200), redirect (a path or URL),
     delay (seconds before the body), break_once (send only this many bytes, once, then
-    drop the connection), ranges (honour `Range: bytes=N-`, default True).
+    drop the connection), ranges (honour `Range: bytes=N-`, default True), no_length
+    (send no Content-Length: the body ends when the connection closes).
     `requests` records (path, Range header) of every request.
     """
 
@@ -84,7 +85,10 @@ class FakeWeb:
                         return
                     status = 206
                 self.send_response(status)
-                self.send_header("Content-Length", str(len(body) - start))
+                if route.get("no_length"):
+                    self.close_connection = True
+                else:
+                    self.send_header("Content-Length", str(len(body) - start))
                 if status == 206:
                     self.send_header("Content-Range",
                                      "bytes %d-%d/%d" % (start, len(body) - 1, len(body)))

@@ -102,3 +102,15 @@ def _png(image):
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def test_thumbnails_with_faint_objects_in_different_places_do_not_match():
+    import numpy as np
+
+    board = np.full((32, 32), 200, dtype=np.uint8)
+    first, second = board.copy(), board.copy()
+    first[4:10, 4:10] = 230   # within the grey-step limit, but elsewhere
+    second[20:26, 20:26] = 230
+    assert not images.thumbs_match(first, second)
+    assert images.thumbs_match(first, np.clip(first.astype(int) + 12, 0, 255).astype(np.uint8))
+    assert images.thumbs_match(board, board)

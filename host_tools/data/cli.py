@@ -3,6 +3,8 @@ modules of this package; it owns the progress bars and the output formats."""
 import contextlib
 import json
 
+from host_tools.errors import SmartbinError
+
 
 def configure(parser):
     """Add the `data` sub-subcommands to the `data` parser."""
@@ -232,4 +234,9 @@ _ACTIONS = {
 
 def run(args):
     """Run the chosen `data` action; return the exit code."""
-    return _ACTIONS[args.data_command](args)
+    try:
+        return _ACTIONS[args.data_command](args)
+    except OSError as error:
+        # Disk full, no permission, a file where a folder should be: one line, not a trace.
+        raise SmartbinError("cannot write %s: %s" % (error.filename or "output",
+                                                     error.strerror or error))

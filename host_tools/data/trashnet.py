@@ -184,7 +184,8 @@ def _download_zip(urls, sha256, part_path, progress, timeout):
             return url, part_path
         part_path.unlink()
         failures.append("%s has sha256 %s, expected %s" % (url, digest, sha256.lower()))
-    raise SmartbinError("could not download TrashNet: " + "; ".join(failures))
+    raise SmartbinError("could not download TrashNet: %s (a local copy can be imported with "
+                        "--from DIR)" % "; ".join(failures))
 
 
 def get_trashnet(dest, source=None, url=None, sha256=None, progress=None, timeout=60.0,

@@ -154,6 +154,8 @@ def collect_urls(source, dest, label=None, workers=8, timeout=15.0, retries=2,
     if workers < 1 or retries < 0 or timeout <= 0 or max_bytes <= 0:
         raise SmartbinError("workers must be >= 1, retries >= 0, timeout and size cap > 0")
     dest = Path(dest)
+    if dest.exists() and not dest.is_dir():
+        raise SmartbinError("--dest %s is a file, not a data folder" % dest)
     lists = find_url_lists(source, label)
     warnings, plans = [], []
     for class_name, list_path in lists.items():

@@ -67,3 +67,19 @@ def test_split_of_a_bad_folder_writes_nothing(tmp_path, capsys):
 
 def test_data_without_action_is_a_usage_error(capsys):
     assert cli.main(["data"]) == 2
+
+
+def test_unwritable_output_is_a_one_line_error(tmp_path, capsys):
+    make_dataset(tmp_path / "data", {"glass": 3, "paper": 3})
+    out = tmp_path / "taken"
+    out.mkdir()  # a folder where the manifest file should go
+    assert cli.main(["data", "split", str(tmp_path / "data"), "--out", str(out)]) == 1
+    assert "cannot write" in _one_line_error(capsys)
+
+
+def test_urls_into_a_file_is_a_one_line_error(tmp_path, capsys):
+    (tmp_path / "urls.txt").write_text("http://127.0.0.1:1/a.png\n")
+    (tmp_path / "dest").write_text("not a folder")
+    assert cli.main(["data", "urls", str(tmp_path / "urls.txt"), "--label", "can",
+                     "--dest", str(tmp_path / "dest")]) == 1
+    assert "is a file" in _one_line_error(capsys)

@@ -1,0 +1,18 @@
+"""The CI workflow builds the image with `make firmware` on every tag and attaches it."""
+import yaml
+
+from .image_checks import REPO
+
+WORKFLOW = REPO / ".github" / "workflows" / "firmware.yml"
+
+
+def test_workflow_builds_on_tags_and_attaches_the_image_to_the_release():
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as True
+    assert triggers["push"]["tags"] == ["*"]
+    assert workflow["permissions"]["contents"] == "write"
+    steps = [step.get("run", "") for step in workflow["jobs"]["image"]["steps"]]
+    build = next(i for i, run in enumerate(steps) if run.strip() == "make firmware")
+    copy = next(i for i, run in enumerate(steps) if "firmware/image/build/firmware.bin" in run)
+    upload = next(i for i, run in enumerate(steps) if "gh release upload" in run)
+    assert build < copy < upload

@@ -9,7 +9,8 @@ from host_tools import cli
 from host_tools.data import urls
 from host_tools.errors import SmartbinError
 
-FAST = {"workers": 4, "timeout": 0.5, "retries": 0, "max_bytes": 50_000}
+# Generous timeout so a busy test machine never fails a good download; /slow.png waits longer.
+FAST = {"workers": 4, "timeout": 1.5, "retries": 0, "max_bytes": 50_000}
 
 
 def _write_list(path, lines):
@@ -34,7 +35,7 @@ def zoo(web):
         "/text.jpg": {"body": b"<html>not a photo</html>"},
         "/huge.png": {"body": b"\x89PNG" + b"\0" * 60_000},
         "/huge-unannounced.png": {"body": b"\x89PNG" + b"\0" * 60_000, "no_length": True},
-        "/slow.png": {"body": photo_bytes(4), "delay": 2.0},
+        "/slow.png": {"body": photo_bytes(4), "delay": 5.0},
         "/moved.png": {"redirect": "/good-target.png"},
         "/good-target.png": {"body": photo_bytes(5)},
         "/to-ftp.png": {"redirect": "ftp://127.0.0.1/x.png"},

@@ -6,6 +6,12 @@ import tempfile
 from pathlib import Path
 
 
+def _current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(final_path, suffix=""):
     """Yield a temporary path beside `final_path`; rename it over `final_path` on success.
@@ -17,6 +23,8 @@ def atomic_path(final_path, suffix=""):
     fd, tmp_name = tempfile.mkstemp(prefix="." + final_path.name + ".", suffix=suffix + ".part",
                                     dir=final_path.parent)
     os.close(fd)
+    # mkstemp makes the file private (0600); give it the mode a plain open() would.
+    os.chmod(tmp_name, 0o666 & ~_current_umask())
     tmp_path = Path(tmp_name)
     try:
         yield tmp_path

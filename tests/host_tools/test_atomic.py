@@ -1,0 +1,42 @@
+"""Atomic writes: nothing half-written on failure, ordinary file modes on success."""
+import os
+import stat
+
+import pytest
+
+from host_tools import atomic
+
+
+def test_failed_write_leaves_the_old_file_and_no_temp_files(tmp_path):
+    target = tmp_path / "counts.json"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic.atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("disk unplugged")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["counts.json"]
+
+
+def test_written_file_gets_the_umask_mode_not_a_private_one(tmp_path):
+    old_mask = os.umask(0o022)
+    try:
+        atomic.write_text(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(old_mask)
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o644
+
+
+def test_atomic_dir_replaces_the_folder_only_on_success(tmp_path):
+    final = tmp_path / "model"
+    final.mkdir()
+    (final / "model.tflite").write_bytes(b"v1")
+    with pytest.raises(ValueError):
+        with atomic.atomic_dir(final) as tmp:
+            (tmp / "model.tflite").write_bytes(b"v2")
+            raise ValueError("export failed")
+    assert (final / "model.tflite").read_bytes() == b"v1"
+    with atomic.atomic_dir(final) as tmp:
+        (tmp / "model.tflite").write_bytes(b"v2")
+    assert (final / "model.tflite").read_bytes() == b"v2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]

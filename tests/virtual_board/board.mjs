@@ -134,7 +134,8 @@ globalThis.board_camera = {
 let pending = [];
 function emit(bytes) {
   pending.push(Buffer.from(bytes));
-  if (pending.length > 4096) flush();
+  // A line at a time, so a long-running main.py is seen as it prints.
+  if (pending.length > 4096 || bytes[bytes.length - 1] === 10) flush();
 }
 function flush() {
   if (pending.length) {

@@ -64,6 +64,9 @@ class Camera:
         count = width * height * _BYTES_PER_PIXEL.get(self._pixel_format, 2)
         return bytes.fromhex(js.board_camera.frame(count))
 
+    def free_buffer(self):
+        pass
+
     def get_pixel_format(self):
         return self._pixel_format
 

@@ -7,7 +7,11 @@ WDT_RESET = 3
 DEEPSLEEP_RESET = 4
 SOFT_RESET = 5
 PIN_WAKE = 2
+EXT0_WAKE = 2
+EXT1_WAKE = 3
 TIMER_WAKE = 4
+TOUCHPAD_WAKE = 5
+ULP_WAKE = 6
 
 
 class Pin:
@@ -47,9 +51,10 @@ class Pin:
 
 
 class PWM:
-    def __init__(self, pin, freq=50, duty_u16=0, **kwargs):
+    def __init__(self, pin, freq=50, duty_u16=0, duty_ns=0, **kwargs):
         self._freq = freq
         self._duty_u16 = duty_u16
+        self._duty_ns = duty_ns
 
     def freq(self, value=None):
         if value is None:
@@ -62,7 +67,9 @@ class PWM:
         self._duty_u16 = value
 
     def duty_ns(self, value=None):
-        return 0 if value is None else None
+        if value is None:
+            return self._duty_ns
+        self._duty_ns = value
 
     def deinit(self):
         pass

@@ -1,0 +1,102 @@
+"""`smartbin capture`: take photos with the bin's own camera into a dataset class folder.
+
+The board takes them (firmware/smartbin/remote.py, the application's camera driver at
+the model's input size), the host pulls each frame, checks it against the board's sha256,
+saves it as PNG in DATA/CLASS/ atomically, and only then deletes it on the board.
+"""
+import json
+import re
+import time
+from pathlib import Path
+
+from host_tools import atomic
+from host_tools.errors import SmartbinError
+from host_tools.device.pull import board_pairs, fetch_verified, frame_to_image, png_bytes
+from host_tools.device.transport import Board, check_port
+
+BOARD_CAPTURE_DIR = "/capture"
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+def check_label(label):
+    if not label or not _LABEL.match(label):
+        raise SmartbinError("class name %r: use letters, digits, '-' or '_' (e.g. 'battery')"
+                            % label)
+    return label
+
+
+def board_model_input(board, contract_path="/model.json"):
+    """The input size and colour of the model the board runs (its /model.json)."""
+    data = board.read_file(contract_path) if board.size(contract_path) is not None else None
+    if data is None:
+        raise SmartbinError("the board has no %s: run `smartbin deploy` first" % contract_path)
+    try:
+        model_input = json.loads(data.decode("utf-8"))["input"]
+        return model_input["width"], model_input["height"], model_input["colour_order"] == "GRAY"
+    except (ValueError, KeyError, TypeError):
+        raise SmartbinError("the board's %s is not a valid model contract: deploy again"
+                            % contract_path) from None
+
+
+def capture(port, label, count, data_dir, progress=None, board=None):
+    """Take `count` photos on the board; return the list of PNG paths written."""
+    check_label(label)
+    if not isinstance(count, int) or count < 1 or count > 500:
+        raise SmartbinError("-n must be between 1 and 500 photos")
+    class_dir = Path(data_dir) / label
+    own_board = board is None
+    board = board or Board(port)
+    written = []
+    try:
+        width, height, grayscale = board_model_input(board)
+        board.exec("from smartbin import remote", action="loading the capture helper")
+        # Leftovers of an interrupted capture may be of another class: drop them.
+        for name, is_dir, _size in board.listdir(BOARD_CAPTURE_DIR):
+            if not is_dir:
+                board.remove("%s/%s" % (BOARD_CAPTURE_DIR, name))
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for index in range(count):
+            # One photo per call: the user can move the item between shots.
+            board.eval("remote.capture(1, %d, %d, %r, %r, %r)"
+                       % (width, height, grayscale, label, BOARD_CAPTURE_DIR),
+                       action="taking a photo")
+            for stem, files in sorted(board_pairs(board, BOARD_CAPTURE_DIR).items()):
+                if "raw" not in files:
+                    continue
+                raw_path = "%s/%s.raw" % (BOARD_CAPTURE_DIR, stem)
+                raw, sha = fetch_verified(board, raw_path, files["raw"])
+                meta = {"width": width, "height": height,
+                        "format": "GRAY" if grayscale else "RGB565"}
+                png_path = class_dir / ("capture-%s-%s.png" % (stamp, sha[:12]))
+                atomic.write_bytes(png_path, png_bytes(frame_to_image(raw, meta)))
+                written.append(png_path)
+                if "json" in files:
+                    board.remove("%s/%s.json" % (BOARD_CAPTURE_DIR, stem))
+                board.remove(raw_path)
+            if progress:
+                progress(index + 1, count)
+        return written
+    finally:
+        if own_board:
+            board.close()
+
+
+# ---- command line ------------------------------------------------------------------------
+def configure(parser):
+    parser.add_argument("--port", help="serial port of the board (e.g. /dev/ttyUSB0)")
+    parser.add_argument("--label", required=True, help="class folder to save into (e.g. battery)")
+    parser.add_argument("-n", type=int, default=10, help="number of photos (default: %(default)s)")
+    parser.add_argument("--data", default="data/captured",
+                        help="dataset folder of class folders (default: %(default)s)")
+
+
+def run(args):
+    from tqdm import tqdm
+
+    check_port(args.port)  # before any progress bar is drawn
+
+    with tqdm(total=args.n, unit="photo", desc="capture", leave=False) as bar:
+        written = capture(args.port, args.label, args.n, args.data,
+                          lambda done, total: bar.update(done - bar.n))
+    print("%d photo(s) saved in %s" % (len(written), Path(args.data) / args.label))
+    return 0

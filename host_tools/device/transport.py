@@ -1,0 +1,260 @@
+"""The one connection to the board: mpremote's SerialTransport, with board-side failures
+turned into `SmartbinError` here and nowhere else.
+
+Everything goes through mpremote's own API (raw REPL exec/eval and its `fs_*` methods);
+this module adds what the host tools need on top: atomic writes on the board (temp file,
+checksum, rename), a checksum that says "missing" instead of raising, and a soft reset
+that lets `main.py` run and returns what the board printed.
+"""
+import contextlib
+import errno
+import hashlib
+import os
+import re
+import time
+
+from host_tools.errors import SmartbinError
+
+# Bytes per raw-REPL round trip. mpremote's default is 256; bigger chunks mean fewer round
+# trips, and 1 KiB (about 3 KiB of repr text) is still small for the board's heap.
+CHUNK_BYTES = 1024
+TEMP_SUFFIX = ".part"
+SOFT_REBOOT = b"MPY: soft reboot\r\n"
+
+
+def _serial_error_types():
+    import serial
+
+    return (serial.SerialException, OSError)
+
+
+def check_port(port):
+    """Raise a clear SmartbinError when `port` is missing, absent or not ours to open."""
+    if not port:
+        raise SmartbinError(
+            "no serial port given: pass --port (e.g. /dev/ttyUSB0 on Linux, "
+            "/dev/cu.usbserial-* on macOS, COM3 on Windows); "
+            "`python -m serial.tools.list_ports` lists them")
+    if "://" in port or re.match(r"^COM\d+$", port, re.IGNORECASE):
+        return  # pyserial URLs and Windows ports have no path to check
+    if not os.path.exists(port):
+        raise SmartbinError("serial port %s does not exist: is the board plugged in? "
+                            "(`python -m serial.tools.list_ports` lists ports)" % port)
+    if not os.access(port, os.R_OK | os.W_OK):
+        raise SmartbinError(
+            "permission denied on %s: add yourself to the 'dialout' group "
+            "(sudo usermod -aG dialout $USER), then log out and in again" % port)
+
+
+class Board:
+    """An open raw-REPL session on the board at `port`. Use as a context manager."""
+
+    def __init__(self, port, baudrate=115200, soft_reset=True):
+        check_port(port)
+        from mpremote.transport import TransportError
+        from mpremote.transport_serial import SerialTransport
+
+        self.port = port
+        try:
+            self._transport = SerialTransport(port, baudrate=baudrate)
+        except TransportError:
+            raise SmartbinError("cannot open %s: is another program (a serial monitor, "
+                                "Thonny, another smartbin) using it?" % port) from None
+        try:
+            with self._errors("connecting"):
+                # Ctrl-C stops a running application; the soft reset gives a clean heap.
+                self._transport.enter_raw_repl(soft_reset=soft_reset)
+        except SmartbinError:
+            self._close_quietly()
+            raise
+
+    # ---- life cycle -------------------------------------------------------------------
+    def close(self):
+        with contextlib.suppress(*_serial_error_types()):
+            if self._transport.in_raw_repl:
+                self._transport.exit_raw_repl()
+        self._close_quietly()
+
+    def _close_quietly(self):
+        with contextlib.suppress(*_serial_error_types()):
+            self._transport.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ---- the one place board-side failures become host errors --------------------------
+    @contextlib.contextmanager
+    def _errors(self, action, path=None):
+        from mpremote.transport import TransportError, TransportExecError, _convert_filesystem_error
+
+        try:
+            yield
+        except TransportExecError as error:
+            converted = _convert_filesystem_error(error, path)
+            if isinstance(converted, OSError) and converted.errno:
+                if converted.errno == errno.ENOSPC:
+                    raise SmartbinError("the board's filesystem is full while %s%s: free space "
+                                        "(e.g. `smartbin pull --move`) and retry"
+                                        % (action, _on(path))) from None
+                raise SmartbinError("board: %s while %s%s"
+                                    % (os.strerror(converted.errno).lower(), action, _on(path))
+                                    ) from None
+            raise SmartbinError("board error while %s%s: %s"
+                                % (action, _on(path), _last_line(error.error_output))) from None
+        except TransportError as error:
+            raise SmartbinError("the board on %s stopped answering while %s%s (%s): "
+                                "check the cable and retry" % (self.port, action, _on(path), error)
+                                ) from None
+        except _serial_error_types():
+            raise SmartbinError("lost the connection to the board on %s while %s%s: "
+                                "was it unplugged? Nothing was deleted; retry"
+                                % (self.port, action, _on(path))) from None
+
+    # ---- code --------------------------------------------------------------------------
+    def exec(self, code, action="running code on the board"):
+        """Run code on the board; return what it printed (bytes)."""
+        with self._errors(action):
+            return self._transport.exec(code)
+
+    def eval(self, expression, action="running code on the board"):
+        """Evaluate a Python literal-valued expression on the board."""
+        with self._errors(action):
+            return self._transport.eval(expression)
+
+    # ---- files -------------------------------------------------------------------------
+    def _stat(self, path):
+        # mpremote's fs_exists also says False when the cable is gone; only ENOENT is "missing".
+        import serial
+
+        try:
+            return self._transport.fs_stat(path)
+        except OSError as error:
+            if error.errno == errno.ENOENT and not isinstance(error, serial.SerialException):
+                return None
+            raise
+
+    def listdir(self, path):
+        """[(name, is_dir, size)] of a board folder, or [] when it does not exist."""
+        with self._errors("listing", path):
+            if self._stat(path) is None:
+                return []
+            return [(entry.name, bool(entry.st_mode & 0x4000), entry.st_size)
+                    for entry in self._transport.fs_listdir(path)]
+
+    def size(self, path):
+        """Size in bytes of a board file, or None when it does not exist."""
+        with self._errors("reading", path):
+            stat = self._stat(path)
+            return None if stat is None else stat.st_size
+
+    def sha256(self, path):
+        """Hex sha256 of a board file (hashed on the board), or None when it does not exist."""
+        with self._errors("hashing", path):
+            if self._stat(path) is None:
+                return None
+            return self._transport.fs_hashfile(path, "sha256", chunk_size=CHUNK_BYTES).hex()
+
+    def read_file(self, path, progress=None):
+        """The bytes of a board file."""
+        callback = (lambda done, total: progress(done, total)) if progress else None
+        with self._errors("reading", path):
+            return bytes(self._transport.fs_readfile(path, chunk_size=CHUNK_BYTES,
+                                                     progress_callback=callback))
+
+    def makedirs(self, path):
+        """Create a board folder and its parents (like `mkdir -p`)."""
+        current = ""
+        for part in [p for p in path.split("/") if p]:
+            current += "/" + part
+            with self._errors("creating", current):
+                stat = self._stat(current)
+                if stat is None:
+                    self._transport.fs_mkdir(current)
+                elif not stat.st_mode & 0x4000:
+                    raise SmartbinError("board: %s is a file, expected a folder" % current)
+
+    def remove(self, path):
+        with self._errors("deleting", path):
+            self._transport.fs_rmfile(path)
+
+    def write_file(self, path, data, progress=None):
+        """Write `data` to a board file atomically; return its sha256.
+
+        The bytes go to `path + ".part"`, are hashed on the board, and only then renamed over
+        `path`: a cut cable or a full flash leaves the old file as it was.
+        """
+        expected = hashlib.sha256(data).hexdigest()
+        temp_path = path + TEMP_SUFFIX
+        callback = (lambda done, total: progress(done, total)) if progress else None
+        try:
+            with self._errors("writing", path):
+                self._transport.fs_writefile(temp_path, data, chunk_size=CHUNK_BYTES,
+                                             progress_callback=callback)
+        except SmartbinError:
+            self._remove_quietly(temp_path)
+            raise
+        actual = self.sha256(temp_path)
+        if actual != expected:
+            self._remove_quietly(temp_path)
+            raise SmartbinError("%s arrived corrupted on the board (sha256 %s, expected %s): "
+                                "retry" % (path, actual, expected))
+        with self._errors("renaming into place", path):
+            self._transport.exec("import os\n"
+                                 "try:\n os.rename(%r, %r)\n"
+                                 "except OSError:\n os.remove(%r)\n os.rename(%r, %r)"
+                                 % (temp_path, path, path, temp_path, path))
+        return expected
+
+    def _remove_quietly(self, path):
+        # Best effort: the link may be gone; a stale ".part" file harms nothing.
+        with contextlib.suppress(Exception):
+            self._transport.fs_rmfile(path)
+
+    # ---- reset and output --------------------------------------------------------------
+    def soft_reset_and_watch(self, seconds, stop_patterns=()):
+        """Soft-reset into the normal REPL, so `boot.py` and `main.py` run as at power-on;
+        return what the board printed after the reset, within `seconds` or until a stop
+        pattern shows."""
+        serial = self._transport.serial
+        with self._errors("restarting"):
+            self._transport.exit_raw_repl()
+            self.read_output(0.3)  # the normal REPL's banner
+            serial.write(b"\x04")
+        output = self.read_output(seconds, (SOFT_REBOOT,))
+        if SOFT_REBOOT.decode() in output:
+            output = output.split(SOFT_REBOOT.decode(), 1)[1]
+            output += self.read_output(seconds, stop_patterns, already=output.encode())
+        return output
+
+    def read_output(self, seconds, stop_patterns=(), already=b""):
+        """Collect the board's output for up to `seconds`, or until a stop pattern shows."""
+        serial = self._transport.serial
+        output = b""
+        deadline = time.monotonic() + seconds
+        with self._errors("reading the board's output"):
+            while time.monotonic() < deadline:
+                if any(pattern in already + output for pattern in stop_patterns):
+                    break
+                waiting = serial.in_waiting
+                if waiting:
+                    output += serial.read(waiting)
+                else:
+                    time.sleep(0.02)
+        return output.decode("utf-8", "replace")
+
+    def interrupt(self):
+        """Stop whatever runs (Ctrl-C) and get back to the raw REPL without a reset."""
+        with self._errors("interrupting the application"):
+            self._transport.enter_raw_repl(soft_reset=False)
+
+
+def _on(path):
+    return " %s" % path if path else ""
+
+
+def _last_line(text):
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "unknown error"

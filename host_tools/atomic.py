@@ -58,6 +58,7 @@ def atomic_dir(final_dir):
     final_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir = Path(tempfile.mkdtemp(prefix="." + final_dir.name + ".", suffix=".part",
                                     dir=final_dir.parent))
+    os.chmod(tmp_dir, 0o777 & ~_current_umask())
     try:
         yield tmp_dir
         if final_dir.exists():

@@ -40,3 +40,4 @@ def test_atomic_dir_replaces_the_folder_only_on_success(tmp_path):
         (tmp / "model.tflite").write_bytes(b"v2")
     assert (final / "model.tflite").read_bytes() == b"v2"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+    assert stat.S_IMODE(final.stat().st_mode) & 0o055 == 0o055  # readable by others, like mkdir

@@ -10,9 +10,9 @@ TARGET = "micropython-modules/microlite/tensorflow-microlite.c"
 
 def test_patch_adds_tensor_buffer_and_places_the_arena_in_internal_ram():
     added = "\n".join(check_unified_diff(PATCH.read_text())[TARGET])
-    # tensor.buffer(): a writable memoryview over the tensor's own bytes
+    # tensor.buffer(): a writable memoryview of bytes over the tensor's own data
     assert "MP_QSTR_buffer" in added
-    assert "mp_obj_new_memoryview(typecode | MP_OBJ_ARRAY_TYPECODE_FLAG_RW" in added
+    assert "mp_obj_new_memoryview('B' | MP_OBJ_ARRAY_TYPECODE_FLAG_RW, tensor->bytes" in added
     assert "tensor->data.raw" in added
     # arena: internal RAM when it fits, freed by the interpreter's finaliser
     assert "heap_caps_malloc(len, caps)" in added and "MALLOC_CAP_INTERNAL" in added

@@ -28,6 +28,9 @@ KNOWN_SHA256 = {
 }
 _DOWNLOAD_TIMEOUT_S = 30
 _CHUNK_BYTES = 64 * 1024
+# Keras's 0.99 needs thousands of steps before the inference statistics settle; a
+# from-scratch network on a few hundred photos gets far fewer.
+_SCRATCH_BN_MOMENTUM = 0.9
 
 
 def tensorflow():
@@ -170,10 +173,10 @@ def scratch_cnn(input_size, channels):
     x = inputs
     for filters in (8, 16, 32, 64):
         x = keras.layers.Conv2D(filters, 3, strides=2, padding="same", use_bias=False)(x)
-        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.BatchNormalization(momentum=_SCRATCH_BN_MOMENTUM)(x)
         x = keras.layers.ReLU(6.0)(x)
         x = keras.layers.DepthwiseConv2D(3, padding="same", use_bias=False)(x)
-        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.BatchNormalization(momentum=_SCRATCH_BN_MOMENTUM)(x)
         x = keras.layers.ReLU(6.0)(x)
     return keras.Model(inputs, x, name="backbone")
 

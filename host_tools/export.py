@@ -15,8 +15,10 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -34,22 +36,29 @@ PIXEL_RULE = "int8 = pixel - 128 (pixel is the 0..255 channel value)"
 
 
 @contextlib.contextmanager
-def _quiet_stderr():
-    """Silence the converter's C++ logging (it writes to fd 2 directly); on failure, the
-    captured text is attached to the exception."""
-    saved = os.dup(2)
+def _quiet_output():
+    """Silence the converter (it prints the model's signature to stdout and C++ logs to
+    fd 2 directly); on failure, the captured text is attached to the exception."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = (os.dup(1), os.dup(2))
     with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 1)
         os.dup2(captured.fileno(), 2)
         try:
             yield
         except Exception as error:
-            os.dup2(saved, 2)
+            sys.stdout.flush()
             captured.seek(0)
             error.converter_log = captured.read().decode(errors="replace")
             raise
         finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
 
 
 def calibration_samples(pixels, count, seed):
@@ -78,7 +87,10 @@ def quantize(model, samples):
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
     try:
-        with _quiet_stderr():
+        with _quiet_output(), warnings.catch_warnings():
+            # "Statistics for quantized inputs were expected": the representative dataset
+            # gives them; the converter warns regardless.
+            warnings.simplefilter("ignore", UserWarning)
             return bytes(converter.convert())
     except Exception as error:  # the converter raises many types
         log = getattr(error, "converter_log", "")

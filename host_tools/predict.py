@@ -119,6 +119,8 @@ def configure(parser):
 
 
 def run(args):
+    if args.contact_sheet and not args.contact_sheet.lower().endswith(".png"):
+        raise SmartbinError("the contact sheet must be a .png file, not %s" % args.contact_sheet)
     model_dir = args.model or default_model_dir()
     results = predict_images(model_dir, args.images)
     if args.contact_sheet:

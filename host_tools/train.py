@@ -182,8 +182,10 @@ def _fit(keras, model, train_ds, val_ds, epochs, learning_rate, options, class_w
                                          patience=options.patience,
                                          restore_best_weights=True)
     with warnings.catch_warnings():
-        # Keras warns that it ignores shuffle=True for a tf.data input (ours is shuffled).
+        # Keras warns that it ignores shuffle=True for a tf.data input (ours is shuffled),
+        # and about NumPy 2's __array__ copy keyword in its own code.
         warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
         fitted = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0,
                            class_weight=class_weight,
                            callbacks=[stop, _epoch_callback(keras, progress, phase, epochs)])

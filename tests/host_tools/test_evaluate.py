@@ -1,0 +1,70 @@
+"""`smartbin evaluate`: int8 accuracy as deployed, the report, and photos outside the split."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from host_tools import cli, evaluate
+from host_tools.errors import SmartbinError
+from ml_helpers import make_shapes_dataset, pipeline  # noqa: F401 (fixture)
+
+
+def test_evaluate_on_the_test_split_matches_the_export_and_writes_the_report(pipeline, tmp_path):
+    report_dir = tmp_path / "report"
+    metrics = evaluate.evaluate_model(pipeline["model"], pipeline["data"], pipeline["split"],
+                                      "test", report_dir=report_dir)
+    figures = json.loads((pipeline["model"] / "export.json").read_text())
+    assert metrics["images"] == figures["images"]
+    assert metrics["accuracy"] == pytest.approx(figures["int8_accuracy"], abs=1e-4)
+    assert sum(map(sum, metrics["confusion"])) == metrics["images"]
+    for name in ("metrics.json", "report.md", "confusion.png", "curves.png"):
+        assert (report_dir / name).stat().st_size > 0
+    assert (report_dir / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "accuracy" in (report_dir / "report.md").read_text()
+    saved = json.loads((report_dir / "metrics.json").read_text())
+    assert set(saved["per_class"]) == {"disc", "square", "triangle"}
+
+
+def test_metrics_count_precision_recall_and_f1_per_class():
+    metrics = evaluate.classification_metrics(np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1]),
+                                              ["a", "b"])
+    assert metrics["accuracy"] == 0.75
+    assert metrics["per_class"]["a"] == {"precision": 1.0, "recall": 0.5, "f1": 0.6667,
+                                         "support": 2}
+    assert metrics["per_class"]["b"]["precision"] == pytest.approx(0.6667, abs=1e-4)
+    assert metrics["confusion"] == [[1, 1], [0, 2]]
+
+
+def test_evaluate_takes_any_folder_of_class_folders_and_prints_json(pipeline, tmp_path, capsys):
+    photos = make_shapes_dataset(tmp_path / "new", per_class=3, start_seed=5000,
+                                 labels=("disc", "square"))
+    code = cli.main(["evaluate", "--model", str(pipeline["model"]), "--data", str(photos),
+                     "--json"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["images"] == 6 and result["subset"] is None
+    assert 0.0 <= result["accuracy"] <= 1.0
+
+
+def test_evaluate_refuses_a_class_the_model_does_not_know(pipeline, tmp_path, capsys):
+    photos = make_shapes_dataset(tmp_path / "new", per_class=1, labels=("disc",))
+    shutil.copytree(photos / "disc", photos / "banana")
+    code = cli.main(["evaluate", "--model", str(pipeline["model"]), "--data", str(photos)])
+    err = capsys.readouterr().err
+    assert code == 1 and "banana" in err and err.count("\n") == 1
+
+
+def test_evaluate_without_a_model_is_one_line_error(tmp_path, capsys):
+    code = cli.main(["evaluate", "--model", str(tmp_path), "--data", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 1 and "model.json" in err and err.count("\n") == 1
+
+
+def test_evaluate_refuses_a_tampered_flatbuffer(pipeline, tmp_path):
+    model_dir = tmp_path / "model"
+    shutil.copytree(pipeline["model"], model_dir)
+    with open(model_dir / "model.tflite", "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(SmartbinError, match="sha256"):
+        evaluate.evaluate_model(model_dir, pipeline["data"], pipeline["split"])

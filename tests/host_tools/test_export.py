@@ -1,0 +1,113 @@
+"""`smartbin export`: the int8 flatbuffer, its contract, C header, TFLM check and int8 gate."""
+import json
+import re
+
+import numpy as np
+import pytest
+
+from host_tools import backbones, cli, contract, export, tflm
+from host_tools.data import split
+from host_tools.errors import SmartbinError
+from ml_helpers import pipeline  # noqa: F401 (fixture)
+
+# tf.lite.Interpreter is deprecated in favour of ai_edge_litert; it is the reference here.
+pytestmark = pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated")
+
+
+def test_export_writes_a_valid_contract_with_the_pixel_rule_quantisation(pipeline):
+    model_contract = contract.load(pipeline["model"])
+    assert model_contract["labels"] == ["disc", "square", "triangle"]
+    model_input = model_contract["input"]
+    assert (model_input["width"], model_input["height"], model_input["channels"]) == (32, 32, 3)
+    assert model_input["scale"] == 1.0 and model_input["zero_point"] == -128
+    assert model_contract["output"]["dtype"] == "int8"
+    tflite_bytes = (pipeline["model"] / "model.tflite").read_bytes()
+    assert model_contract["flatbuffer_bytes"] == len(tflite_bytes)
+    assert model_contract["arena_bytes"] >= model_contract["arena_bytes_measured"] > 0
+    assert model_contract["macs"] > 0
+
+
+def test_tflite_says_input_and_output_are_int8_with_scale_1_and_zero_point_minus_128(pipeline):
+    tf = backbones.tensorflow()
+    interpreter = tf.lite.Interpreter(model_path=str(pipeline["model"] / "model.tflite"))
+    details = interpreter.get_input_details()[0]
+    assert details["dtype"] == np.int8
+    assert details["quantization"] == (1.0, -128)
+    assert interpreter.get_output_details()[0]["dtype"] == np.int8
+
+
+def test_c_header_array_is_the_flatbuffer_byte_for_byte(pipeline):
+    tflite_bytes = (pipeline["model"] / "model.tflite").read_bytes()
+    header = (pipeline["model"] / "model.h").read_text()
+    body = re.search(r"alignas\(16\) const unsigned char smartbin_model\[\] = \{(.*?)\};",
+                     header, re.S).group(1)
+    array = bytes(int(token, 16) for token in re.findall(r"0x[0-9a-f]{2}", body))
+    assert array == tflite_bytes
+    assert "const unsigned int smartbin_model_len = %d;" % len(tflite_bytes) in header
+    assert 'smartbin_model_labels[] = {"disc", "square", "triangle"};' in header
+    assert "smartbin_model_input_zero_point = -128;" in header
+
+
+def test_tflite_and_tflm_agree_on_every_test_photo(pipeline):
+    model_contract = contract.load(pipeline["model"])
+    tflite_bytes = (pipeline["model"] / "model.tflite").read_bytes()
+    files = split.split_files(pipeline["manifest"], pipeline["data"], "test")
+    inputs = np.stack([contract.image_file_to_input(path, model_contract) for path, _ in files])
+    micro = tflm.run(tflite_bytes, inputs, arena_bytes=model_contract["arena_bytes"])["outputs"]
+    interpreter = backbones.tensorflow().lite.Interpreter(model_content=tflite_bytes)
+    interpreter.allocate_tensors()
+    input_index = interpreter.get_input_details()[0]["index"]
+    output_index = interpreter.get_output_details()[0]["index"]
+    for sample, micro_scores in zip(inputs, micro):
+        interpreter.set_tensor(input_index, sample[None])
+        interpreter.invoke()
+        lite_scores = interpreter.get_tensor(output_index)[0]
+        assert lite_scores.argmax() == micro_scores.argmax()
+        assert np.abs(lite_scores.astype(int) - micro_scores.astype(int)).max() <= 1
+
+
+def test_export_records_float_and_int8_accuracy(pipeline):
+    figures = json.loads((pipeline["model"] / export.EXPORT_FILE).read_text())
+    assert figures["subset"] == "test"
+    assert figures["images"] == len(pipeline["manifest"]["subsets"]["test"])
+    assert 0.0 <= figures["int8_accuracy"] <= 1.0
+    assert (pipeline["model"] / "history.json").is_file()
+
+
+def test_int8_gate_fails_loudly_and_writes_nothing(pipeline, tmp_path):
+    out = tmp_path / "model"
+    with pytest.raises(SmartbinError, match="below float"):
+        export.export_model(pipeline["train"], pipeline["data"], pipeline["split"], out,
+                            max_int8_drop=-1.0, calibration_images=10)
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_calibration_spans_pixels_0_to_255():
+    pixels = np.full((5, 4, 4, 3), 100, np.uint8)
+    samples = export.calibration_samples(pixels, 3, seed=0)
+    assert samples.shape == (3, 4, 4, 3)
+    assert samples.min() == 0.0 and samples.max() == 255.0
+
+
+def test_macs_are_counted_from_the_convolutions():
+    keras = backbones.tensorflow().keras
+    inputs = keras.Input((8, 8, 2))
+    x = keras.layers.Conv2D(4, 3, padding="same")(inputs)          # 8*8*4 * 3*3*2 = 4608
+    x = keras.layers.DepthwiseConv2D(3, padding="same")(x)          # 8*8*4 * 3*3   = 2304
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(5)(x)                              # 5 * 4         = 20
+    model = keras.Model(inputs, outputs)
+    samples = np.random.default_rng(0).uniform(0, 255, (4, 8, 8, 2)).astype(np.float32)
+    samples[0, 0, 0], samples[0, 0, 1] = 0, 255
+    ops, macs = export.describe_flatbuffer(export.quantize(model, samples))
+    assert macs == 4608 + 2304 + 20
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"} <= set(ops)
+
+
+def test_export_cli_refuses_a_folder_that_is_not_a_training_output(tmp_path, capsys):
+    code = cli.main(["export", str(tmp_path), "--data", str(tmp_path), "--split",
+                     str(tmp_path / "split.json"), "--out", str(tmp_path / "model")])
+    err = capsys.readouterr().err
+    assert code == 1 and "smartbin train" in err and err.count("\n") == 1
+    assert not (tmp_path / "model").exists()

@@ -1,0 +1,53 @@
+"""`smartbin predict`: label and confidence per photo, contact sheet, one-line errors."""
+import json
+
+from PIL import Image
+
+from host_tools import cli, predict
+from ml_helpers import pipeline, shape_photo  # noqa: F401 (fixture)
+
+
+def test_predict_labels_photos_with_scores_that_sum_to_one(pipeline, tmp_path):
+    paths = []
+    for index, label in enumerate(("disc", "square", "triangle")):
+        path = tmp_path / ("%s.png" % label)
+        shape_photo(label, 9000 + index).save(path)
+        paths.append(path)
+    results = predict.predict_images(pipeline["model"], paths)
+    assert [r["file"] for r in results] == [str(p) for p in paths]
+    for result in results:
+        assert result["label"] in ("disc", "square", "triangle")
+        assert result["confidence"] == max(result["scores"].values())
+        assert abs(sum(result["scores"].values()) - 1.0) < 0.02
+
+
+def test_predict_cli_prints_json_and_writes_a_contact_sheet(pipeline, tmp_path, capsys):
+    photo = tmp_path / "photo.jpg"
+    shape_photo("square", 9100).save(photo)
+    sheet = tmp_path / "sheet.png"
+    code = cli.main(["predict", "--model", str(pipeline["model"]), str(photo), str(photo),
+                     "--json", "--contact-sheet", str(sheet)])
+    assert code == 0
+    results = json.loads(capsys.readouterr().out)
+    assert len(results) == 2 and results[0]["label"] == results[1]["label"]
+    with Image.open(sheet) as image:
+        assert image.format == "PNG" and image.width >= 2 * 100
+
+
+def test_predict_names_the_corrupt_photo_in_one_line(pipeline, tmp_path, capsys):
+    good = tmp_path / "good.png"
+    shape_photo("disc", 9200).save(good)
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    code = cli.main(["predict", "--model", str(pipeline["model"]), str(good), str(bad)])
+    err = capsys.readouterr().err
+    assert code == 1 and "broken.jpg" in err and err.count("\n") == 1
+
+
+def test_predict_refuses_a_contact_sheet_that_is_not_png(pipeline, tmp_path, capsys):
+    photo = tmp_path / "photo.png"
+    shape_photo("disc", 9300).save(photo)
+    code = cli.main(["predict", "--model", str(pipeline["model"]), str(photo),
+                     "--contact-sheet", str(tmp_path / "sheet.jpg")])
+    assert code == 1 and ".png" in capsys.readouterr().err
+    assert not (tmp_path / "sheet.jpg").exists()

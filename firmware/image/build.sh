@@ -110,18 +110,27 @@ YAML
     rm -rf "$port/boards/$BOARD"
     cp -r "$HERE/boards/$BOARD" "$port/boards/$BOARD"
 
+    # Variables of an outer make (make firmware BUILD=...) must not reach MicroPython's.
+    unset MAKEFLAGS MFLAGS MAKELEVEL BUILD BOARD_DIR FROZEN_MANIFEST USER_C_MODULES
+
     echo "Building mpy-cross"
     make -C "$mpy/mpy-cross" -j"$(nproc)"
 
     echo "Building the port (BOARD=$BOARD)"
     export SMARTBIN_FW_SRC=$SRC
     make -C "$port" BOARD="$BOARD" submodules
-    make -C "$port" -j"$(nproc)" \
-        BOARD="$BOARD" \
-        USER_C_MODULES="$HERE/user_modules/micropython.cmake" \
-        FROZEN_MANIFEST="$REPO/firmware/manifest.py"
+    # What the port's Makefile runs for BOARD=, USER_C_MODULES= and FROZEN_MANIFEST=,
+    # spelled out: idf.py, then makeimg.py joins bootloader, partition table and app.
+    local out=build-$BOARD
+    (cd "$port" && idf.py \
+        -D MICROPY_BOARD="$BOARD" \
+        -D USER_C_MODULES="$HERE/user_modules/micropython.cmake" \
+        -D MICROPY_FROZEN_MANIFEST="$REPO/firmware/manifest.py" \
+        -B "$out" build)
+    (cd "$port/$out" && python ../makeimg.py sdkconfig bootloader/bootloader.bin \
+        partition_table/partition-table.bin micropython.bin firmware.bin micropython.uf2)
 
-    cp "$port/build-$BOARD/firmware.bin" "$BUILD/firmware.bin"
+    cp "$port/$out/firmware.bin" "$BUILD/firmware.bin"
     echo "Firmware image: $BUILD/firmware.bin (flash at 0x1000: make flash PORT=... FIRMWARE=$BUILD/firmware.bin)"
 }
 

@@ -4,8 +4,10 @@ test picks the class by the frame it shows. The real kernels are exercised under
 through host_tools/microlite_shim.py.
 
   interpreter(model, arena_size, input_callback, output_callback)
-  FakeMicrolite(with_buffer=True, labels=6): a module-like object; with_buffer=False drops
-  tensor.buffer() to exercise the per-element setValue path.
+  FakeMicrolite(input_bytes=27648, labels=6, with_buffer=True, winner_score=127,
+                broken=False): a module-like object. with_buffer=False drops tensor.buffer()
+  (the per-element setValue path); winner_score sets the top class's int8 score (low
+  values make the bin unsure); broken=True makes interpreter() raise like a bad model.
 """
 
 
@@ -54,20 +56,25 @@ class _Interpreter:
         best = mean * self.owner.labels // 256
         output = self.output.data
         for i in range(self.owner.labels):
-            output[i] = 0x7F if i == best else 0x80  # +127 for the winner, -128 elsewhere
+            output[i] = self.owner.winner_byte if i == best else 0x80  # others: -128
         self.invokes += 1
         self.output_callback(self)
         return 0
 
 
 class FakeMicrolite:
-    def __init__(self, input_bytes=96 * 96 * 3, labels=6, with_buffer=True):
+    def __init__(self, input_bytes=96 * 96 * 3, labels=6, with_buffer=True, winner_score=127,
+                 broken=False):
         self.input_bytes = input_bytes
         self.labels = labels
         self.with_buffer = with_buffer
+        self.winner_byte = winner_score & 0xFF
+        self.broken = broken
         self.interpreters = []
 
     def interpreter(self, model, arena_size, input_callback, output_callback):
+        if self.broken:
+            raise RuntimeError("AllocateTensors() failed")
         interp = _Interpreter(model, arena_size, input_callback, output_callback, self)
         self.interpreters.append(interp)
         return interp

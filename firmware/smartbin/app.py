@@ -66,7 +66,11 @@ class SmartBin:
         self.lids = Lids(hw.lids, config, hw.clock, hw.power.feed_watchdog)
         self.lids.gentle = self.brownout
         if cold:
-            self.lids.close_all()
+            try:
+                self.lids.close_all()
+            except Exception as error:  # one bad servo must not keep the others shut
+                self.errors.add("boot: closing lids: %s %r" % (type(error).__name__, error))
+                self.lids.stop_all()
         self.load_model()
         self.debug = DebugStore(storage, config.debug_dir, config.debug_max_frames,
                                 config.debug_max_bytes)

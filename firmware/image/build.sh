@@ -15,8 +15,8 @@ REPO=$(cd "$HERE/../.." && pwd)
 . "$HERE/versions.env"
 
 BOARD=SMARTBIN_AITHINKER_ESP32CAM
-BUILD=${SMARTBIN_FW_BUILD:-$HERE/build}
-SRC=$BUILD/src
+WORK_DIR=${SMARTBIN_FW_BUILD:-$HERE/build}
+SRC=$WORK_DIR/src
 DOCKER=${DOCKER:-docker}
 
 die() {
@@ -32,7 +32,7 @@ outside() {
         # The repository is mounted at the same path, so error messages name real files.
         exec "$DOCKER" run --rm \
             --user "$(id -u):$(id -g)" -e HOME=/tmp \
-            -e SMARTBIN_FW_BUILD="$BUILD" \
+            -e SMARTBIN_FW_BUILD="$WORK_DIR" \
             -v "$REPO:$REPO" -w "$HERE" \
             "$image" bash "$HERE/build.sh" --inside
     fi
@@ -130,8 +130,8 @@ YAML
     (cd "$port/$out" && python ../makeimg.py sdkconfig bootloader/bootloader.bin \
         partition_table/partition-table.bin micropython.bin firmware.bin micropython.uf2)
 
-    cp "$port/$out/firmware.bin" "$BUILD/firmware.bin"
-    echo "Firmware image: $BUILD/firmware.bin (flash at 0x1000: make flash PORT=... FIRMWARE=$BUILD/firmware.bin)"
+    cp "$port/$out/firmware.bin" "$WORK_DIR/firmware.bin"
+    echo "Firmware image: $WORK_DIR/firmware.bin (flash at 0x1000: make flash PORT=... FIRMWARE=$WORK_DIR/firmware.bin)"
 }
 
 case "${1:-}" in

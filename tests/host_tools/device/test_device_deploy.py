@@ -1,0 +1,123 @@
+"""`smartbin deploy` against the virtual board: bytes, sha256 diffing, atomicity, boot check."""
+import hashlib
+import json
+
+import pytest
+
+from host_tools.cli import main
+from host_tools.device import deploy as deploy_module
+from host_tools.device.deploy import deploy, plan
+from host_tools.errors import SmartbinError
+from virtual_board import VirtualBoard
+
+from conftest import write_model
+
+
+def board_file(board, board_path):
+    return (board.flash_dir / board_path.lstrip("/")).read_bytes()
+
+
+def test_deploy_puts_every_file_on_the_board_byte_for_byte_and_the_app_boots(
+        board, deployed, firmware_copy, tiny_model):
+    files = plan(firmware_copy, tiny_model)
+    assert sorted(deployed["sent"]) == sorted(path for path, _ in files)
+    for board_path, data in files:
+        assert board_file(board, board_path) == data, board_path
+    assert {"/main.py", "/lib/smartbin/app.py", "/lib/smartbin/remote.py", "/model.tflite",
+            "/model.json", "/config.json"} <= set(deployed["sent"])
+    assert "Traceback" not in deployed["boot_output"]
+    assert not list(board.flash_dir.rglob("*.part"))
+
+
+def test_second_deploy_sends_nothing(board, deployed, firmware_copy, tiny_model):
+    report = deploy(board.port, firmware_copy, tiny_model, boot_seconds=30)
+    assert report["sent"] == []
+    assert report["bytes_sent"] == 0
+    assert len(report["unchanged"]) == len(plan(firmware_copy, tiny_model))
+
+
+def test_only_the_changed_config_is_sent(board, deployed, firmware_copy, tiny_model, tmp_path):
+    config = json.loads((firmware_copy / "config.json").read_text())
+    config["debug"]["max_frames"] = 7
+    changed = tmp_path / "config.json"
+    changed.write_text(json.dumps(config))
+    report = deploy(board.port, firmware_copy, tiny_model, config_path=changed, boot_seconds=30)
+    assert report["sent"] == ["/config.json"]
+    assert board_file(board, "/config.json") == changed.read_bytes()
+
+
+def test_cut_cable_mid_copy_keeps_the_old_model_and_a_retry_finishes(
+        board, deployed, firmware_copy, tiny_model, tmp_path):
+    old_model = board_file(board, "/model.tflite")
+    new_model_dir = write_model(tmp_path / "new-model", b"TFL3" + bytes(range(255, -1, -1)) * 16)
+    board.cut_link(after_host_bytes=6000)
+    with pytest.raises(SmartbinError, match="lost the connection to the board"):
+        deploy(board.port, firmware_copy, new_model_dir, boot_seconds=30)
+    assert board.wait_link_cut()
+    assert board_file(board, "/model.tflite") == old_model
+    board.connect()
+    report = deploy(board.port, firmware_copy, new_model_dir, boot_seconds=30)
+    assert "/model.tflite" in report["sent"]
+    assert board_file(board, "/model.tflite") == (new_model_dir / "model.tflite").read_bytes()
+    assert not list(board.flash_dir.rglob("*.part"))
+    deploy(board.port, firmware_copy, tiny_model, boot_seconds=30)  # as the other tests expect
+
+
+def test_application_crash_at_boot_is_reported_with_its_error(
+        board, deployed, firmware_copy, tiny_model, tmp_path):
+    import shutil
+
+    broken = tmp_path / "firmware"
+    shutil.copytree(firmware_copy, broken)
+    (broken / "main.py").write_text("raise RuntimeError('lid 2 jammed')\n")
+    try:
+        with pytest.raises(SmartbinError, match="crashed at boot: RuntimeError: lid 2 jammed"):
+            deploy(board.port, broken, tiny_model, boot_seconds=30)
+    finally:
+        deploy(board.port, firmware_copy, tiny_model, boot_seconds=30)
+
+
+def test_deploy_to_a_full_board_changes_nothing_and_says_how_much_is_missing(
+        tmp_path, firmware_copy, tiny_model):
+    with VirtualBoard(tmp_path / "small", capacity=24 * 1024) as small:
+        (small.flash_dir / "config.json").write_bytes(b"{}")
+        with pytest.raises(SmartbinError, match="KiB free, the deploy needs"):
+            deploy(small.port, firmware_copy, tiny_model, boot_seconds=30)
+        assert sorted(p.name for p in small.flash_dir.iterdir()) == ["config.json"]
+        assert (small.flash_dir / "config.json").read_bytes() == b"{}"
+
+
+def test_mpy_deploy_plan_compiles_every_module_for_the_esp32(firmware_copy, tiny_model):
+    files = dict(plan(firmware_copy, tiny_model, mpy=True))
+    modules = [path for path in files if path.startswith("/lib/smartbin/")]
+    sources = sorted((firmware_copy / "smartbin").glob("*.py"))
+    assert sorted(modules) == sorted("/lib/smartbin/%s.mpy" % p.stem for p in sources)
+    for path in modules:
+        assert files[path][:2] == b"M\x06", path
+    # Native (viper) code is compiled for the ESP32: the arch in the flags byte's top bits
+    # is xtensawin (10).
+    assert files["/lib/smartbin/preprocess_viper.mpy"][2] >> 2 == 10
+
+
+def test_model_not_matching_its_contract_is_refused_before_connecting(tmp_path, firmware_copy):
+    model_dir = write_model(tmp_path / "model")
+    (model_dir / "model.tflite").write_bytes(b"something else")
+    with pytest.raises(SmartbinError, match="does not match the sha256"):
+        plan(firmware_copy, model_dir)
+
+
+def test_cli_without_port_or_with_a_missing_port_fails_in_one_line(capsys, tiny_model):
+    assert main(["deploy", "--model", str(tiny_model)]) == 1
+    assert main(["deploy", "--port", "/dev/ttyNOPE0", "--model", str(tiny_model)]) == 1
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert errors[0].startswith("error: no serial port given")
+    assert errors[1].startswith("error: serial port /dev/ttyNOPE0 does not exist")
+    assert len(errors) == 2
+
+
+def test_cli_deploy_reports_what_it_did(board, deployed, firmware_copy, tiny_model, capsys):
+    code = main(["deploy", "--port", board.port, "--firmware", str(firmware_copy),
+                 "--model", str(tiny_model), "--boot-seconds", "30", "--json"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["sent"] == [] and report["port"] == board.port

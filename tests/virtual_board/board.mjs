@@ -151,10 +151,10 @@ const builtinModules = fs.readdirSync(path.join(here, "vm")).filter(n => n.endsW
 const BOOT = `
 import sys
 sys.path.insert(0, "/vm")
-import vm_boot, camera, machine, esp32
+import time, vm_boot, camera, machine, esp32
 sys.path.pop(0)
 vm_boot.mount_flash()
-del vm_boot, camera, machine, esp32, sys
+del time, vm_boot, camera, machine, esp32, sys
 `;
 
 async function startVm() {

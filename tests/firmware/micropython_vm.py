@@ -52,7 +52,7 @@ def vm_available():
     return shutil.which("node") is not None and (VM_PACKAGE / "micropython.mjs").is_file()
 
 
-def run_micropython(*scripts, mounts=(), files=None, heapsize=4 * 1024 * 1024, timeout=300):
+def run_micropython(*scripts, mounts=(), files=None, heapsize=4 * 1024 * 1024, timeout=120):
     """Run `scripts` in order in one fresh VM; return a VMResult or raise MicroPythonError."""
     spec = {
         "heapsize": heapsize,

@@ -1,0 +1,186 @@
+"""The application inside a real MicroPython (the pinned npm VM, no `machine`, no ulab):
+full cycles with the fakes, the fault paths, flat memory from cycle to cycle, an
+allocation-free hot path, and the same int8 tensor as the host."""
+import json
+
+import numpy as np
+import pytest
+
+from .helpers import FIRMWARE, LABELS, contract_dict, frame_for_class
+from .micropython_vm import FIRMWARE_MOUNTS, MicroPythonError, run_micropython, vm_available
+from .test_preprocess_parity import host_input, random_frame
+
+pytestmark = pytest.mark.skipif(not vm_available(), reason="needs `make node`")  # noqa
+
+FAKE_MODEL = b"\x1c\x00\x00\x00TFL3" + bytes(56)
+
+
+def flash_files(config=None, contract=None):
+    """Files for the VM's /flash folder, where the bin's real Storage will find them."""
+    config_text = json.dumps(config) if config else (FIRMWARE / "config.json").read_text()
+    return {
+        "/flash/config.json": config_text.encode(),
+        "/flash/model.json": json.dumps(contract or contract_dict()).encode(),
+        "/flash/model.tflite": FAKE_MODEL,
+    } | {"/frames/%d.raw" % i: frame_for_class(i) for i in range(len(LABELS))}
+
+
+SETUP = """
+import gc, json, micropython
+from smartbin import app, config as config_module
+from smartbin.storage import Storage
+from sim.fakes import build_fake_hardware, RamStorage
+from sim.fake_microlite import FakeMicrolite
+
+def boot(storage, wakes=(), reset_cause="power_on", microlite=None):
+    config = config_module.load(storage)
+    hw = build_fake_hardware(config, wakes=wakes, reset_cause=reset_cause, storage=storage)
+    smart_bin = app.SmartBin(hw, config, microlite or FakeMicrolite())
+    smart_bin.boot()
+    return smart_bin
+
+def forget_recordings(hw):
+    for servo in hw.lids:
+        servo.records.clear()
+    hw.camera.records.clear()
+    hw.power.sleeps.clear()
+    hw.status_led.records.clear()
+    hw.flash_led.records.clear()
+"""
+
+
+def test_many_cycles_run_in_micropython_with_flat_memory():
+    config = json.loads((FIRMWARE / "config.json").read_text())
+    config["debug"]["max_frames"] = 2
+    setup = SETUP + """
+smart_bin = boot(Storage("/flash"))
+hw = smart_bin.hw
+lid_moves = []
+"""
+    cycle = """
+gc.collect()
+emit(gc.mem_alloc())
+hw.camera.show("/frames/%d.raw")
+smart_bin.serve("sensor")
+smart_bin.sleep()
+lid_moves.append(smart_bin.cycle.lid)
+forget_recordings(hw)
+"""
+    cycles = [cycle % (i % len(LABELS)) for i in range(14)]
+    finish = """
+emit({"moves": lid_moves, "counts": json.loads(open("/flash/counts.json").read()),
+      "debug": sorted(__import__("os").listdir("/flash/debug"))})
+"""
+    result = run_micropython(setup, *cycles, finish, mounts=FIRMWARE_MOUNTS,
+                             files=flash_files(config))
+    memory, summary = result.values[:-1], result.values[-1]
+    # paper, containers, containers, paper, containers, general - over and over
+    assert summary["moves"] == [[0, 1, 1, 0, 1, 2][i % 6] for i in range(14)]
+    assert summary["counts"]["items"] == 14
+    assert len(summary["debug"]) == 4  # two frames, each .raw + .json
+    settled = memory[4:]
+    assert max(settled) - min(settled) <= 256, memory
+
+
+def test_capture_to_decision_allocates_nothing_in_micropython():
+    script = SETUP + """
+smart_bin = boot(Storage("/flash"))
+frame = open("/frames/2.raw", "rb").read()
+
+def hot_path():
+    smart_bin.cycle.classify(frame)
+    return smart_bin.cycle.decider.lid_for(smart_bin.cycle.label, smart_bin.cycle.score)
+
+def under_heap_lock():
+    # only locals in here: a new global would itself allocate while the heap is locked
+    micropython.heap_lock()
+    try:
+        lid = hot_path()
+        allocated = False
+    except MemoryError:
+        lid = -1
+        allocated = True
+    micropython.heap_unlock()
+    return allocated, lid
+
+hot_path()  # the first call may still intern names
+allocated, lid = under_heap_lock()
+emit({"allocated": allocated, "lid": lid, "label": smart_bin.cycle.label})
+"""
+    value = run_micropython(script, mounts=FIRMWARE_MOUNTS, files=flash_files()).values[0]
+    assert value == {"allocated": False, "lid": 1, "label": 2}
+
+
+def test_fault_paths_keep_the_bin_going_in_micropython():
+    script = SETUP + """
+def flash_copy(**changes):
+    storage = RamStorage()
+    for name in ("config.json", "model.json", "model.tflite"):
+        storage.files["/" + name] = open("/flash/" + name, "rb").read()
+    for name in changes:
+        storage.files["/" + name.replace("_", ".")] = changes[name]
+    return storage
+
+def serve(smart_bin, frame_index):
+    smart_bin.hw.camera.show("/frames/%d.raw" % frame_index)
+    smart_bin.serve("sensor")
+    smart_bin.sleep()
+    return smart_bin.cycle.lid
+
+results = {}
+camera = boot(flash_copy())
+camera.hw.camera.broken = True
+results["camera_lid"] = serve(camera, 1)
+results["camera_log"] = "camera" in camera.hw.storage.read("/errors.log").decode()
+
+full = boot(flash_copy())
+full.hw.storage.full = True
+results["full_lids"] = [serve(full, 1), serve(full, 3)]
+
+bad = boot(flash_copy(config_json=b'{"decide": {"threshold": "x"}, "lids": 5}'))
+results["bad_config_problems"] = len(bad.config.problems)
+results["bad_config_lid"] = serve(bad, 4)
+results["bad_config_blinks"] = len([r for r in bad.hw.status_led.records if r[1]])
+
+corrupt = boot(flash_copy(model_json=b"{broken"))
+results["corrupt_model_classifier"] = corrupt.classifier is None
+results["corrupt_model_lid"] = serve(corrupt, 1)
+
+crash = boot(flash_copy())
+crash.hw.lids[2].pulse_us = None
+results["crash_lid_then"] = [serve(crash, 5), serve(crash, 0)]
+results["crash_logged"] = "cycle: TypeError" in crash.hw.storage.read("/errors.log").decode()
+emit(results)
+"""
+    results = run_micropython(script, mounts=FIRMWARE_MOUNTS, files=flash_files()).values[0]
+    assert results == {
+        "camera_lid": 2, "camera_log": True,
+        "full_lids": [1, 0],
+        "bad_config_problems": 2, "bad_config_lid": 1, "bad_config_blinks": 4,
+        "corrupt_model_classifier": True, "corrupt_model_lid": 2,
+        "crash_lid_then": [2, 0], "crash_logged": True,
+    }
+
+
+def test_micropython_preprocessing_matches_the_host_byte_for_byte():
+    frame = random_frame(1, 96 * 96)
+    script = """
+import binascii, json
+from smartbin.model_contract import ModelContract
+from smartbin.preprocess import Preprocessor
+contract = ModelContract(json.loads(open("/flash/model.json").read()))
+pre = Preprocessor(contract)
+out = bytearray(contract.input_bytes)
+pre.run(open("/frame.raw", "rb").read(), out)
+emit({"native": pre.native, "tensor": binascii.hexlify(out).decode()})
+"""
+    files = flash_files() | {"/frame.raw": frame}
+    value = run_micropython(script, mounts=FIRMWARE_MOUNTS, files=files).values[0]
+    assert value["native"] is False  # the VM has no viper emitter: the plain twin ran
+    vm_tensor = np.frombuffer(bytes.fromhex(value["tensor"]), dtype=np.int8)
+    assert np.array_equal(vm_tensor, host_input(frame, contract_dict()))
+
+
+def test_a_python_error_inside_the_vm_is_reported_with_its_traceback():
+    with pytest.raises(MicroPythonError, match="ZeroDivisionError"):
+        run_micropython("1 / 0")

@@ -22,12 +22,6 @@ TEMP_SUFFIX = ".part"
 SOFT_REBOOT = b"MPY: soft reboot\r\n"
 
 
-def _serial_error_types():
-    import serial
-
-    return (serial.SerialException, OSError)
-
-
 def check_port(port):
     """Raise a clear SmartbinError when `port` is missing, absent or not ours to open."""
     if not port:
@@ -70,13 +64,13 @@ class Board:
 
     # ---- life cycle -------------------------------------------------------------------
     def close(self):
-        with contextlib.suppress(*_serial_error_types()):
+        with contextlib.suppress(OSError):
             if self._transport.in_raw_repl:
                 self._transport.exit_raw_repl()
         self._close_quietly()
 
     def _close_quietly(self):
-        with contextlib.suppress(*_serial_error_types()):
+        with contextlib.suppress(OSError):
             self._transport.close()
 
     def __enter__(self):
@@ -88,6 +82,7 @@ class Board:
     # ---- the one place board-side failures become host errors --------------------------
     @contextlib.contextmanager
     def _errors(self, action, path=None):
+        import serial
         from mpremote.transport import TransportError, TransportExecError, _convert_filesystem_error
 
         try:
@@ -95,20 +90,19 @@ class Board:
         except TransportExecError as error:
             converted = _convert_filesystem_error(error, path)
             if isinstance(converted, OSError) and converted.errno:
-                if converted.errno == errno.ENOSPC:
-                    raise SmartbinError("the board's filesystem is full while %s%s: free space "
-                                        "(e.g. `smartbin pull --move`) and retry"
-                                        % (action, _on(path))) from None
-                raise SmartbinError("board: %s while %s%s"
-                                    % (os.strerror(converted.errno).lower(), action, _on(path))
-                                    ) from None
+                raise _filesystem_error(converted.errno, action, path) from None
             raise SmartbinError("board error while %s%s: %s"
                                 % (action, _on(path), _last_line(error.error_output))) from None
         except TransportError as error:
             raise SmartbinError("the board on %s stopped answering while %s%s (%s): "
                                 "check the cable and retry" % (self.port, action, _on(path), error)
                                 ) from None
-        except _serial_error_types():
+        except OSError as error:
+            # mpremote's fs_* methods turn a board-side OSError into OSError(errno, path);
+            # anything else here (pyserial, the tty ioctls) is the link itself failing.
+            if (not isinstance(error, serial.SerialException) and error.errno
+                    and path is not None and error.strerror in (path, path + TEMP_SUFFIX)):
+                raise _filesystem_error(error.errno, action, path) from None
             raise SmartbinError("lost the connection to the board on %s while %s%s: "
                                 "was it unplugged? Nothing was deleted; retry"
                                 % (self.port, action, _on(path))) from None
@@ -249,6 +243,14 @@ class Board:
         """Stop whatever runs (Ctrl-C) and get back to the raw REPL without a reset."""
         with self._errors("interrupting the application"):
             self._transport.enter_raw_repl(soft_reset=False)
+
+
+def _filesystem_error(error_number, action, path):
+    if error_number == errno.ENOSPC:
+        return SmartbinError("the board's filesystem is full while %s%s: free space "
+                             "(e.g. `smartbin pull --move`) and retry" % (action, _on(path)))
+    return SmartbinError("board: %s while %s%s"
+                         % (os.strerror(error_number).lower(), action, _on(path)))
 
 
 def _on(path):

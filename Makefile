@@ -18,7 +18,7 @@ IMAGES ?=
 PYTEST_ARGS ?=
 
 .PHONY: help venv node model data split train export evaluate test bench simulate power \
-        flash deploy pull-images firmware clean
+        flash deploy pull-images capture monitor firmware clean
 
 help:
 	@echo "make model [DATA=DIR]      get data, train, quantize to int8, export, evaluate"
@@ -29,6 +29,8 @@ help:
 	@echo "make flash PORT=.. FIRMWARE=..   write MicroPython firmware to the board"
 	@echo "make deploy PORT=..        copy application, model and config to the board"
 	@echo "make pull-images PORT=..   copy the bin's debug frames into data/inbox"
+	@echo "make capture PORT=.. LABEL=..  take photos with the bin's camera into a class folder"
+	@echo "make monitor PORT=..       show the board's error log and output"
 	@echo "make firmware              build the ulab + TFLM + camera MicroPython image"
 
 $(VENV)/.installed: requirements.lock pyproject.toml
@@ -86,10 +88,17 @@ flash: venv
 	$(SMARTBIN) flash --port "$(PORT)" "$(FIRMWARE)"
 
 deploy: venv
-	$(SMARTBIN) deploy --port "$(PORT)" --model $(MODEL)
+	$(SMARTBIN) deploy --port "$(PORT)" --model $(MODEL) $(if $(MPY),--mpy)
 
 pull-images: venv
-	$(SMARTBIN) pull --port "$(PORT)" --dest data/inbox
+	$(SMARTBIN) pull --port "$(PORT)" --dest data/inbox $(if $(MOVE),--move)
+
+# Photos with the bin's own camera: make capture PORT=.. LABEL=battery N=30 [DATA=data/mine]
+capture: venv
+	$(SMARTBIN) capture --port "$(PORT)" --label "$(LABEL)" -n $(or $(N),10) --data $(or $(DATA),data/captured)
+
+monitor: venv
+	$(SMARTBIN) monitor --port "$(PORT)"
 
 firmware:
 	@$(MAKE) --no-print-directory -C firmware/image

@@ -1,0 +1,102 @@
+"""`smartbin bench` on a tiny generated data set with two tiny points (scratch CNN, 32 px,
+one epoch): one table and bench.json with every column and a row per point."""
+import contextlib
+import io
+import json
+
+import pytest
+
+from host_tools import bench, cli, latency
+from ml_helpers import make_shapes_dataset
+
+_TINY = dict(backbone="scratch", input_size=32, finetune_epochs=1, head_epochs=0,
+             batch_size=8, augment=0.3, patience=1, seed=7)
+TINY_POINTS = {
+    "tiny-a": ("scratch CNN 32 px, one epoch", dict(_TINY)),
+    "tiny-b": ("the same without augmentation", dict(_TINY, augment=0.0)),
+}
+
+
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory):
+    """Run the bench CLI once (table, then --json from the written file)."""
+    root = tmp_path_factory.mktemp("bench")
+    data_dir = make_shapes_dataset(root / "photos", per_class=12)
+    out_dir = root / "out"
+    patch = pytest.MonkeyPatch()
+    patch.setattr(bench, "POINTS", TINY_POINTS)
+    patch.setattr(bench, "DEFAULT_POINTS", tuple(TINY_POINTS))
+    stdout = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(stdout):
+            code = cli.main(["bench", "--data", str(data_dir), "--out", str(out_dir)])
+    finally:
+        patch.undo()
+    return {"code": code, "stdout": stdout.getvalue(), "out": out_dir, "data": data_dir}
+
+
+def test_bench_exits_zero_and_writes_bench_json(bench_run):
+    assert bench_run["code"] == 0
+    written = json.loads((bench_run["out"] / bench.BENCH_FILE).read_text())
+    assert written["complete"] is True
+    assert [row["point"] for row in written["rows"]] == list(TINY_POINTS)
+
+
+def test_every_row_has_every_column(bench_run):
+    written = json.loads((bench_run["out"] / bench.BENCH_FILE).read_text())
+    for row in written["rows"]:
+        for column in bench.COLUMNS:
+            assert column in row, column
+        assert sorted(row["recall"]) == written["labels"]
+        assert 0.0 <= row["int8_accuracy"] <= 1.0
+        assert row["flatbuffer_bytes"] > 0 and row["arena_bytes"] > 0 and row["macs"] > 0
+
+
+def test_latency_columns_follow_the_anchor(bench_run):
+    written = json.loads((bench_run["out"] / bench.BENCH_FILE).read_text())
+    for row in written["rows"]:
+        assert row["latency_ms_esp_nn"] == pytest.approx(
+            row["macs"] * 380.0 / latency.ANCHOR_MACS, abs=0.05)
+        assert row["latency_ms_reference"] == pytest.approx(
+            row["macs"] * 4084.0 / latency.ANCHOR_MACS, abs=0.05)
+
+
+def test_table_has_every_column_and_one_row_per_point(bench_run):
+    lines = [line for line in bench_run["stdout"].splitlines() if line.startswith("|")]
+    header = lines[0]
+    for name in ("int8 %", "float %", "int8-float", "flatbuffer B", "arena B", "MACs",
+                 "ms ESP-NN", "ms ref", "train s", "recall disc", "recall square",
+                 "recall triangle"):
+        assert name in header
+    rows = lines[2:]
+    assert [row.split("|")[1].strip() for row in rows] == list(TINY_POINTS)
+    assert all(row.count("|") == header.count("|") for row in rows)
+
+
+def test_table_and_json_give_the_same_figures(bench_run):
+    written = json.loads((bench_run["out"] / bench.BENCH_FILE).read_text())
+    assert bench.format_table(written) in bench_run["stdout"]
+
+
+def test_unknown_point_is_one_line_error_before_anything_is_written(tmp_path, capsys):
+    data_dir = make_shapes_dataset(tmp_path / "photos", per_class=3)
+    code = cli.main(["bench", "--data", str(data_dir), "--out", str(tmp_path / "out"),
+                     "--points", "finetune-96,no-such-point"])
+    assert code == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: unknown bench point 'no-such-point'")
+    assert "\n" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_default_data_says_how_to_get_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["bench"]) == 1
+    assert "make data" in capsys.readouterr().err
+
+
+def test_every_named_point_builds_valid_training_options():
+    for name in bench.POINTS:
+        bench.point_options(name).check()
+    assert len(bench.DEFAULT_POINTS) >= 3
+    assert set(bench.DEFAULT_POINTS) <= set(bench.POINTS)

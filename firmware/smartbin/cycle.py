@@ -45,10 +45,9 @@ class Cycle:
         self.lid = self.decider.lid_for(self.label, self.score)
         self.actuate(self.lid)
         moved = clock.ticks_ms()
-        self.log()
         self.timings["look_ms"] = decided - started
         self.timings["lid_ms"] = moved - decided
-        self.timings["log_ms"] = clock.ticks_ms() - moved
+        self.log()
 
     def look(self):
         """Camera on, let exposure settle, capture, classify; once more if unsure."""
@@ -101,7 +100,8 @@ class Cycle:
                     "width": self.contract.width if self.contract else 0,
                     "height": self.contract.height if self.contract else 0,
                     "format": "GRAY" if self.contract and self.contract.channels == 1
-                    else "RGB565"}
+                    else "RGB565", "look_ms": self.timings["look_ms"],
+                    "lid_ms": self.timings["lid_ms"]}
             if self.classifier is not None and self.label >= 0:
                 meta["confidence"] = self.contract.confidence(self.score)
                 meta["scores"] = list(self.classifier.scores)

@@ -71,7 +71,10 @@ def run(args):
         sys.stdout.flush()
         deadline = None if args.seconds is None else time.monotonic() + args.seconds
         sys.stdout.write(board.soft_reset_and_watch(0.5))
-        while deadline is None or time.monotonic() < deadline:
-            sys.stdout.write(board.read_output(0.2))
-            sys.stdout.flush()
+        try:
+            while deadline is None or time.monotonic() < deadline:
+                sys.stdout.write(board.read_output(0.2))
+                sys.stdout.flush()
+        except KeyboardInterrupt:  # the normal way to stop watching
+            print()
     return 0

@@ -10,7 +10,7 @@ from host_tools.device.deploy import deploy, plan
 from host_tools.errors import SmartbinError
 from virtual_board import VirtualBoard
 
-from conftest import write_model
+from device_fixtures import write_model
 
 
 def board_file(board, board_path):
@@ -85,6 +85,16 @@ def test_deploy_to_a_full_board_changes_nothing_and_says_how_much_is_missing(
             deploy(small.port, firmware_copy, tiny_model, boot_seconds=30)
         assert sorted(p.name for p in small.flash_dir.iterdir()) == ["config.json"]
         assert (small.flash_dir / "config.json").read_bytes() == b"{}"
+
+
+def test_modules_left_from_an_earlier_deploy_are_removed(board, deployed, firmware_copy,
+                                                         tiny_model):
+    stale = board.flash_dir / "lib" / "smartbin" / "old_module.mpy"
+    stale.write_bytes(b"M\x06")
+    (board.flash_dir / "model.json.part").write_bytes(b"half")
+    report = deploy(board.port, firmware_copy, tiny_model, boot_seconds=30)
+    assert sorted(report["removed"]) == ["/lib/smartbin/old_module.mpy", "/model.json.part"]
+    assert not stale.exists() and not (board.flash_dir / "model.json.part").exists()
 
 
 def test_mpy_deploy_plan_compiles_every_module_for_the_esp32(firmware_copy, tiny_model):

@@ -49,6 +49,9 @@ class VirtualBoard:
     # ---- life cycle ---------------------------------------------------------------
     def start(self):
         """Power the board on and plug its cable in; return the port path."""
+        if not node_available():
+            raise RuntimeError("the virtual board needs Node and the pinned MicroPython VM: "
+                               "run `make node` (npm ci)")
         self._process = subprocess.Popen(
             ["node", str(BOARD_SCRIPT), "--flash", str(self.flash_dir),
              "--capacity", str(self.capacity), "--frames", str(self.frames_dir),

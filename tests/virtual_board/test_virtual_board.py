@@ -1,7 +1,10 @@
 """The virtual board speaks the board's REPL well enough for the real mpremote."""
 import hashlib
+import os
+import select
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -47,14 +50,19 @@ def test_soft_reset_gives_a_fresh_vm_and_keeps_the_flash(board):
 
 def test_friendly_soft_reboot_runs_main_py(board):
     (board.flash_dir / "main.py").write_text("print('main ran')\n")
+    fd = os.open(board.port, os.O_RDWR | os.O_NOCTTY)
     try:
-        with open(board.port, "r+b", buffering=0) as serial:
-            serial.write(b"\r\x03\x02\x04")
-            seen = b""
-            while b"main ran" not in seen or not seen.endswith(b">>> "):
-                seen += serial.read(1)
+        os.write(fd, b"\r\x03\x02\x04")
+        seen = b""
+        deadline = time.monotonic() + 30
+        while not (b"main ran" in seen and seen.endswith(b">>> ")) and time.monotonic() < deadline:
+            if select.select([fd], [], [], 0.1)[0]:
+                seen += os.read(fd, 4096)
         assert b"MPY: soft reboot" in seen
+        assert seen.index(b"MPY: soft reboot") < seen.index(b"main ran")
+        assert seen.endswith(b">>> ")
     finally:
+        os.close(fd)
         (board.flash_dir / "main.py").unlink()
 
 

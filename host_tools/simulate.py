@@ -8,6 +8,7 @@ sleep - boot, model load, capture, classify, lid, log - on fake hardware from
 A simulated clock charges the board's durations from config.json's "power" section, so
 the report shows how long the bin stays awake per item and how much of that is the lid
 hold."""
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -26,6 +27,28 @@ def _firmware():
     from smartbin import app
 
     return app, fakes
+
+
+class _NoCollect:
+    """Stands in for `gc` inside the firmware while simulating: the board's collection takes
+    milliseconds, CPython's full collection in a process holding TensorFlow takes ~0.5 s,
+    and nothing in a simulation depends on it."""
+
+    @staticmethod
+    def collect():
+        pass
+
+
+@contextlib.contextmanager
+def _without_gc_pauses():
+    from smartbin import app, cycle
+
+    saved = app.gc, cycle.gc
+    app.gc = cycle.gc = _NoCollect
+    try:
+        yield
+    finally:
+        app.gc, cycle.gc = saved
 
 
 def list_photos(images_dir):
@@ -70,14 +93,15 @@ class _TimedMicrolite:
         return microlite_shim.interpreter(model, arena_size, charged_input, output_callback)
 
 
-def _hold_ms(servo, lid):
-    """How long the servo sat fully open (from its pulse recording)."""
+def _hold_ms(servo, lid, step_ms):
+    """How long the lid stood open, from the servo's pulse recording: the time at the open
+    pulse minus the ramp's last step (the servo still travelling)."""
     opened = None
     for t, pulse in servo.records:
         if pulse == lid["open_us"] and opened is None:
             opened = t
         elif opened is not None and pulse != lid["open_us"]:
-            return t - opened
+            return max(0, t - opened - step_ms)
     return 0
 
 
@@ -119,6 +143,11 @@ def simulate(images_dir, model_dir, config_path=DEFAULT_CONFIG, progress=None):
         smart_bin = app.main(hw, config, microlite, wakes=1)
         return smart_bin, hw, hw.power.sleeps[-1] - woke_at
 
+    with _without_gc_pauses():
+        return _run(photos, images_dir, contract, config, storage, wake, progress)
+
+
+def _run(photos, images_dir, contract, config, storage, wake, progress):
     boot_bin, _, _ = wake("power_on", "power_on")  # first power-up: close every lid
     labels = contract["labels"]
     items = []
@@ -127,7 +156,7 @@ def simulate(images_dir, model_dir, config_path=DEFAULT_CONFIG, progress=None):
         cycle = smart_bin.cycle
         lid = config.lids[cycle.lid]
         predicted = labels[cycle.label] if cycle.label >= 0 else None
-        hold_ms = _hold_ms(hw.lids[cycle.lid], lid) if hw.lids[cycle.lid] else 0
+        hold_ms = _hold_ms(hw.lids[cycle.lid], lid, config.step_ms) if hw.lids[cycle.lid] else 0
         item = {
             "image": str(path.relative_to(images_dir)), "truth": truth,
             "predicted": predicted,

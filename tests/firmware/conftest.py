@@ -1,9 +1,7 @@
 """Fixtures for the firmware tests (helpers live in helpers.py)."""
-import json
-
 import pytest
 
-from .helpers import LABELS, Bin, contract_dict
+from .helpers import Bin
 
 
 @pytest.fixture
@@ -11,42 +9,6 @@ def make_bin():
     return Bin
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory):
-    """A real full-int8 TFLite model (96x96x3 -> 6 classes) with its model.json, built with
-    the TFLite converter in a few seconds; the committed default model is not needed."""
-    import numpy as np
-    import tensorflow as tf
-
-    tf.keras.utils.set_random_seed(7)
-    inputs = tf.keras.Input((96, 96, 3))
-    x = tf.keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
-    x = tf.keras.layers.Conv2D(8, 3, strides=4, activation="relu")(x)
-    x = tf.keras.layers.GlobalAveragePooling2D()(x)
-    outputs = tf.keras.layers.Dense(len(LABELS), activation="softmax")(x)
-    model = tf.keras.Model(inputs, outputs)
-    rng = np.random.default_rng(7)
-
-    def representative():
-        for i in range(16):
-            image = rng.integers(0, 256, (1, 96, 96, 3)).astype(np.float32)
-            image[0, 0, 0] = [0, 255, 0]  # pin the input range to exactly 0..255
-            yield [image]
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    flatbuffer = converter.convert()
-    interpreter = tf.lite.Interpreter(model_content=flatbuffer)
-    in_scale, in_zero = interpreter.get_input_details()[0]["quantization"]
-    out_scale, out_zero = interpreter.get_output_details()[0]["quantization"]
-    contract = contract_dict(scale=float(in_scale), zero_point=int(in_zero))
-    contract["output"] = {"dtype": "int8", "scale": float(out_scale), "zero_point": int(out_zero)}
-    contract["arena_bytes"] = 80000
-    folder = tmp_path_factory.mktemp("tiny_model")
-    (folder / "model.tflite").write_bytes(flatbuffer)
-    (folder / "model.json").write_text(json.dumps(contract))
-    return folder
+@pytest.fixture
+def tiny_model(tiny_int8_model):
+    return tiny_int8_model

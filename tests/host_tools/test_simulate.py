@@ -1,0 +1,100 @@
+"""`smartbin simulate`: the firmware itself, on photos, with fake hardware and real TFLM."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from host_tools import contract as host_contract
+from host_tools import power, simulate
+from host_tools.cli import main
+from host_tools.errors import SmartbinError
+
+
+@pytest.fixture
+def photos(tmp_path):
+    rng = np.random.default_rng(3)
+    folder = tmp_path / "photos"
+    for label in ("glass", "paper"):
+        (folder / label).mkdir(parents=True)
+        for i in range(2):
+            pixels = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(folder / label / ("%s%d.png" % (label, i)))
+    Image.new("RGB", (50, 40), (200, 30, 30)).save(folder / "loose.jpg")
+    return folder
+
+
+def config_with(tmp_path, **decide):
+    raw = json.loads(power.DEFAULT_CONFIG.read_text())
+    raw["decide"].update(decide)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(raw))
+    return path
+
+
+def test_every_photo_goes_through_the_firmware_to_a_lid(photos, tiny_int8_model):
+    report = simulate.simulate(photos, tiny_int8_model)
+    items, summary = report["items"], report["summary"]
+    assert [item["image"] for item in items] == [
+        "loose.jpg", "glass/glass0.png", "glass/glass1.png", "paper/paper0.png",
+        "paper/paper1.png"]
+    assert all(item["lid"] in ("paper", "containers", "general") for item in items)
+    assert summary["items"] == 5 and sum(summary["lids"].values()) == 5
+    assert summary["labelled"] == 4 and 0 <= summary["accuracy"] <= 1
+    assert summary["counts"]["items"] == 5
+    assert summary["model_loaded"] and summary["errors_log"] == ""
+
+
+def test_the_bin_decides_as_the_host_model_does_on_the_camera_frame(photos, tiny_int8_model):
+    from tflite_micro.python.tflite_micro import runtime
+
+    report = simulate.simulate(photos, tiny_int8_model, config_with(photos, threshold=0.0))
+    contract = host_contract.load(tiny_int8_model)
+    flatbuffer = (tiny_int8_model / "model.tflite").read_bytes()
+    for item in report["items"]:
+        frame = simulate.camera_frame(photos / item["image"], contract)
+        pixels = host_contract.rgb565_to_rgb888(frame, 96, 96)
+        interpreter = runtime.Interpreter.from_bytes(flatbuffer, arena_size=80000)
+        interpreter.set_input(host_contract.pixels_to_input(pixels, contract)[None], 0)
+        interpreter.invoke()
+        assert item["predicted"] == contract["labels"][int(np.argmax(interpreter.get_output(0)))]
+
+
+def test_simulated_awake_time_is_the_power_estimates_timeline(photos, tiny_int8_model):
+    config = config_with(photos, threshold=0.0)  # always sure: no re-capture
+    report = simulate.simulate(photos, tiny_int8_model, config)
+    estimate = power.estimate(config)
+    hold = json.loads(config.read_text())["servo"]["hold_open_ms"]
+    for item in report["items"]:
+        assert item["hold_ms"] == hold
+        assert item["awake_outside_hold_ms"] == estimate["awake_outside_hold_ms"]
+
+
+def test_an_unsure_item_costs_one_more_frame_and_inference(photos, tiny_int8_model):
+    sure = simulate.simulate(photos, tiny_int8_model, config_with(photos, threshold=0.0))
+    unsure = simulate.simulate(photos, tiny_int8_model, config_with(photos, threshold=1.0))
+    settings = power.DEFAULTS
+    extra = settings["frame_ms"] + settings["inference_ms"]
+    assert all(item["lid"] == "general" for item in unsure["items"])
+    assert (unsure["items"][0]["awake_outside_hold_ms"]
+            == sure["items"][0]["awake_outside_hold_ms"] + extra)
+
+
+def test_cli_prints_each_item_and_a_summary(photos, tiny_int8_model, capsys):
+    assert main(["simulate", str(photos), "--model", str(tiny_int8_model)]) == 0
+    out = capsys.readouterr().out
+    assert "glass/glass0.png" in out and "outside the lid hold" in out
+    assert "class accuracy" in out
+    assert main(["simulate", str(photos), "--model", str(tiny_int8_model), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["summary"]["items"] == 5
+
+
+def test_bad_inputs_fail_in_one_line(tmp_path, tiny_int8_model, capsys):
+    assert main(["simulate", str(tmp_path / "nope"), "--model", str(tiny_int8_model)]) == 1
+    (tmp_path / "empty").mkdir()
+    assert main(["simulate", str(tmp_path / "empty"), "--model", str(tiny_int8_model)]) == 1
+    assert main(["simulate", str(tmp_path / "empty"), "--model", str(tmp_path)]) == 1
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 3 and all(line.startswith("error: ") for line in errors)
+    with pytest.raises(SmartbinError, match="no photos"):
+        simulate.list_photos(tmp_path / "empty")

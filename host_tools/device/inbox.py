@@ -87,7 +87,12 @@ def file_inbox(inbox, data_dir, accept_predictions=False, label=None, names=(), 
     return report
 
 
-def _prompt(stem, meta, png_path):
+def _prompt(stem, meta, png_path, show=False):
+    if show:
+        from PIL import Image
+
+        with Image.open(png_path) as image:
+            image.resize((image.width * 3, image.height * 3)).show()
     predicted = meta.get("label") or ""
     confidence = meta.get("confidence")
     shown = "%s (%.0f%%)" % (predicted, 100 * confidence) if isinstance(
@@ -114,6 +119,8 @@ def configure(parser):
     parser.add_argument("--accept-predictions", action="store_true",
                         help="file every frame under the class the bin predicted")
     parser.add_argument("--label", help="file the given FILEs under this class")
+    parser.add_argument("--show", action="store_true",
+                        help="open each image in the image viewer while asking")
     parser.add_argument("files", nargs="*", metavar="FILE", help="inbox entries for --label")
 
 
@@ -121,7 +128,7 @@ def run(args):
     if args.files and args.label is None:
         raise SmartbinError("FILE arguments need --label CLASS")
     report = file_inbox(args.inbox, args.data, args.accept_predictions, args.label,
-                        args.files, ask=_prompt)
+                        args.files, ask=lambda *entry: _prompt(*entry, show=args.show))
     print("%d frame(s) filed into %s, %d skipped" % (len(report["filed"]), args.data,
                                                     len(report["skipped"])))
     return 0

@@ -58,9 +58,10 @@ def board_pairs(board, folder):
     return pairs
 
 
-def fetch_verified(board, board_path, expected_size, progress=None):
-    """Read a board file and prove it arrived whole: size and sha256 against the board's."""
-    board_sha = board.sha256(board_path)
+def fetch_verified(board, board_path, expected_size, board_sha=None, progress=None):
+    """Read a board file and prove it arrived whole: size and sha256 against the board's
+    (hashed on the board; pass `board_sha` when it is already known)."""
+    board_sha = board_sha or board.sha256(board_path)
     data = board.read_file(board_path, progress)
     if board_sha is None:
         raise SmartbinError("board: %s disappeared during the copy" % board_path)
@@ -94,7 +95,7 @@ def pull(port, dest, move=False, model_dir=None, progress=None, board=None,
             if _already_here(local, raw_sha):
                 report["skipped"].append(local_stem)
             else:
-                raw, _ = fetch_verified(board, raw_path, files["raw"])
+                raw, _ = fetch_verified(board, raw_path, files["raw"], raw_sha)
                 meta_bytes = b"{}"
                 if "json" in files:
                     meta_bytes, _ = fetch_verified(board, json_path, files["json"])

@@ -40,7 +40,7 @@ class _NoCollect:
 
 
 @contextlib.contextmanager
-def _without_gc_pauses():
+def without_gc_pauses():
     from smartbin import app, cycle
 
     saved = app.gc, cycle.gc
@@ -143,7 +143,7 @@ def simulate(images_dir, model_dir, config_path=DEFAULT_CONFIG, progress=None):
         smart_bin = app.main(hw, config, microlite, wakes=1)
         return smart_bin, hw, hw.power.sleeps[-1] - woke_at
 
-    with _without_gc_pauses():
+    with without_gc_pauses():
         return _run(photos, images_dir, contract, config, storage, wake, progress)
 
 

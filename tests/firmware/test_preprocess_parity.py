@@ -1,6 +1,6 @@
 """The board's preprocessing and the host's contract give the same int8 tensor for the same
 camera frame (under CPython here; test_micropython_vm repeats it inside MicroPython)."""
-import hashlib
+import sys
 
 import numpy as np
 import pytest
@@ -67,7 +67,44 @@ def test_wrong_frame_size_is_refused():
         preprocessor.run(bytes(100), bytearray(96 * 96 * 3))
 
 
-def golden_digest():
-    """sha256 of the int8 tensor for frame seed 1, shared with the VM parity test."""
-    frame = random_frame(1, 96 * 96)
-    return frame, hashlib.sha256(host_input(frame, contract_dict()).tobytes()).hexdigest()
+def load_viper_twin_as_python():
+    """preprocess_viper.py run as plain Python: `@micropython.viper` as a no-op and `ptr8`
+    as the buffer itself (a ptr8 load is an unsigned byte, as indexing a bytearray is).
+    This checks the twin's arithmetic; mpy-cross checks that it compiles natively."""
+    import types
+
+    from .helpers import FIRMWARE
+
+    source = (FIRMWARE / "smartbin" / "preprocess_viper.py").read_text()
+    fake_micropython = types.ModuleType("micropython")
+    fake_micropython.viper = lambda function: function
+    module = types.ModuleType("preprocess_viper_as_python")
+    module.__dict__["ptr8"] = lambda buffer: buffer
+    saved = sys.modules.get("micropython")
+    sys.modules["micropython"] = fake_micropython
+    try:
+        exec(compile(source, "preprocess_viper.py", "exec"), module.__dict__)
+    finally:
+        if saved is None:
+            del sys.modules["micropython"]
+        else:
+            sys.modules["micropython"] = saved
+    return module
+
+
+def test_viper_twin_computes_what_the_plain_version_computes():
+    from smartbin import preprocess
+
+    twin = load_viper_twin_as_python()
+    contract = ModelContract(contract_dict(scale=0.5, zero_point=-100))
+    five, six = preprocess.channel_tables(contract.input_lut)
+    frame = np.arange(65536, dtype=">u2").tobytes()
+    plain_out, twin_out = bytearray(65536 * 3), bytearray(65536 * 3)
+    preprocess.plain_rgb565(frame, plain_out, five, six, 65536)
+    twin.rgb565(frame, twin_out, five, six, 65536)
+    assert twin_out == plain_out
+    gray = bytes(range(256)) * 4
+    plain_out, twin_out = bytearray(1024), bytearray(1024)
+    preprocess.plain_gray(gray, plain_out, contract.input_lut, 1024)
+    twin.gray(gray, twin_out, contract.input_lut, 1024)
+    assert twin_out == plain_out

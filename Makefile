@@ -78,7 +78,8 @@ test: venv node
 
 # ---- the bin on this computer --------------------------------------------------------
 simulate: venv
-	$(SMARTBIN) simulate $(IMAGES) --model $(MODEL)
+	@test -n "$(IMAGES)" || { echo "usage: make simulate IMAGES=folder-of-photos [MODEL=model-folder]" >&2; exit 2; }
+	$(SMARTBIN) simulate "$(IMAGES)" --model "$(MODEL)"
 
 power: venv
 	$(SMARTBIN) power --config firmware/config.json

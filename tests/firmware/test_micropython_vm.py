@@ -184,3 +184,23 @@ emit({"native": pre.native, "tensor": binascii.hexlify(out).decode()})
 def test_a_python_error_inside_the_vm_is_reported_with_its_traceback():
     with pytest.raises(MicroPythonError, match="ZeroDivisionError"):
         run_micropython("1 / 0")
+
+
+def test_each_wake_boots_afresh_as_after_deep_sleep_in_micropython():
+    script = SETUP + """
+storage = Storage("/flash")
+config = config_module.load(storage)
+lids = []
+for index, cause in enumerate(("power_on", "deep_sleep", "deep_sleep", "deep_sleep")):
+    hw = build_fake_hardware(config, frames=["/frames/%d.raw" % index],
+                             wakes=["power_on" if index == 0 else "sensor"],
+                             reset_cause=cause, storage=storage)
+    smart_bin = app.main(hw, config, FakeMicrolite(), wakes=1)
+    lids.append([len(servo.records) > 0 for servo in hw.lids])
+emit({"lids": lids, "counts": json.loads(storage.read("/counts.json"))["lids"]})
+"""
+    value = run_micropython(script, mounts=FIRMWARE_MOUNTS, files=flash_files()).values[0]
+    # power-on closes all three lids; each later wake moves only its item's lid
+    assert value["lids"] == [[True, True, True], [False, True, False],
+                             [False, True, False], [True, False, False]]
+    assert value["counts"] == {"containers": 2, "paper": 1}

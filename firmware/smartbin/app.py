@@ -20,6 +20,8 @@ from smartbin.lids import Lids
 from smartbin.preprocess import Preprocessor
 
 CONFIG_PATH = "/config.json"
+# Present after a brownout: lids keep moving gently until it is deleted (supply fixed).
+GENTLE_MARKER = "/gentle"
 # Status LED codes (blinks, repeated twice at boot).
 CODE_CONFIG = 2
 CODE_MODEL = 3
@@ -48,14 +50,18 @@ class SmartBin:
         self.reset_cause = hw.power.reset_cause()
         cold = self.reset_cause != "deep_sleep"
         hw.power.start_watchdog(config.watchdog_ms)
-        # MicroPython reports a brownout as a power-on reset; a marker left by a lid that
-        # never finished moving tells them apart.
+        # MicroPython does not name brownouts (ports report them as power-on or watchdog
+        # resets); a marker left by a lid that never finished moving gives them away.
         self.brownout = self.reset_cause == "brownout" or (
             cold and moving_marker_found(storage))
         if self.brownout:
             self.errors.add("brownout during a lid move: gentler servo moves from now on")
             clear_moving_marker(storage)
             self.codes.append(CODE_BROWNOUT)
+            try:
+                storage.write(GENTLE_MARKER, b"1")  # remembered across deep sleep
+            except OSError:
+                pass
         if cold and config.problems:
             for problem in config.problems:
                 self.errors.add("config: " + problem)
@@ -64,7 +70,7 @@ class SmartBin:
         if self.counts.problem:
             self.errors.add(self.counts.problem)
         self.lids = Lids(hw.lids, config, hw.clock, hw.power.feed_watchdog)
-        self.lids.gentle = self.brownout
+        self.lids.gentle = self.brownout or storage.exists(GENTLE_MARKER)
         if cold:
             try:
                 self.lids.close_all()

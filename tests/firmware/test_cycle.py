@@ -202,6 +202,11 @@ def test_a_lid_left_moving_by_a_reset_means_brownout_and_gentler_moves(make_bin)
     config = smart_bin.config
     opening = [p for _, p in smart_bin.hw.lids[0].records if p][1:]  # after the boot close
     assert len(opening[:opening.index(2000) + 1]) == config.gentle_ramp_ms // config.step_ms
+    later = make_bin(storage, frames=[frame_for_class(3)], reset_cause="deep_sleep")
+    assert later.run().lids.gentle  # remembered after deep sleep, until /gentle is deleted
+    storage.remove("/gentle")
+    assert not make_bin(storage, frames=[frame_for_class(3)],
+                        reset_cause="deep_sleep").run().lids.gentle
 
 
 def test_the_watchdog_is_fed_through_a_long_hold(make_bin):

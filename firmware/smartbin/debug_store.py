@@ -25,14 +25,12 @@ class DebugStore:
             return
         storage.mkdir(folder)
         for name in storage.listdir(folder):
-            if name.endswith(".raw") and len(name) == 10:
-                try:
-                    seq = int(name[:6])
-                except ValueError:
-                    continue
-                size = storage.size(self._path(seq, ".raw"))
-                size += max(0, storage.size(self._path(seq, ".json")))
-                self.kept.append([seq, size])
+            if not (name.endswith(".raw") and name[:-4].isdigit()):
+                continue
+            seq = int(name[:-4])
+            size = storage.size(self._path(seq, ".raw"))
+            size += max(0, storage.size(self._path(seq, ".json")))
+            self.kept.append([seq, size])
         self.kept.sort()
         self.next_seq = self.kept[-1][0] + 1 if self.kept else 0
 

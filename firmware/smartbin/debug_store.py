@@ -25,6 +25,8 @@ class DebugStore:
             return
         storage.mkdir(folder)
         for name in storage.listdir(folder):
+            if name.endswith(".tmp"):  # a write cut short by power loss
+                storage.remove(folder + "/" + name)
             if not (name.endswith(".raw") and name[:-4].isdigit()):
                 continue
             seq = int(name[:-4])

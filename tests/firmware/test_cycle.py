@@ -262,7 +262,9 @@ def test_debug_store_is_bounded_in_count_and_bytes_dropping_the_oldest(tmp_path)
     names = sorted(p.name for p in (tmp_path / "debug").iterdir())
     assert names == ["000002.json", "000002.raw", "000003.json", "000003.raw",
                      "000004.json", "000004.raw"]
+    (tmp_path / "debug" / "000009.raw.tmp").write_bytes(b"cut short")
     small = DebugStore(storage, "/debug", max_frames=50, max_bytes=2500)
+    assert not (tmp_path / "debug" / "000009.raw.tmp").exists()
     assert small.next_seq == 5  # numbering continues after a reboot
     small.keep(bytes(1000), {"label": "y"})
     assert len(small.kept) == 2  # bytes bound: only two frames fit

@@ -30,7 +30,7 @@ def node_available():
 class VirtualBoard:
     """One virtual board; `start()` it, use `port`, `stop()` it (or use it as a context)."""
 
-    def __init__(self, workdir, capacity=4 * 1024 * 1024, heap=4 * 1024 * 1024):
+    def __init__(self, workdir, capacity=4 * 1024 * 1024, heap=4 * 1024 * 1024, raw_paste=True):
         workdir = Path(workdir)
         self.flash_dir = workdir / "flash"
         self.frames_dir = workdir / "frames"
@@ -38,6 +38,9 @@ class VirtualBoard:
         self.frames_dir.mkdir(parents=True, exist_ok=True)
         self.capacity = capacity
         self.heap = heap
+        # Boards since MicroPython 1.14 take mpremote's raw-paste mode; off, mpremote falls
+        # back to the plain raw REPL (both paths are mpremote's own).
+        self.raw_paste = raw_paste
         self.port = None
         self.bytes_from_host = 0
         self._process = None
@@ -55,7 +58,7 @@ class VirtualBoard:
         self._process = subprocess.Popen(
             ["node", str(BOARD_SCRIPT), "--flash", str(self.flash_dir),
              "--capacity", str(self.capacity), "--frames", str(self.frames_dir),
-             "--heap", str(self.heap)],
+             "--heap", str(self.heap), "--raw-paste", "on" if self.raw_paste else "off"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=str(REPO_ROOT))
         threading.Thread(target=self._board_to_host, daemon=True).start()
         self.connect()

@@ -2,18 +2,21 @@
 // speaking the board's REPL on stdin/stdout, with its flash filesystem kept in a host folder.
 //
 // The VM's own REPL already does the raw REPL (Ctrl-A, code, Ctrl-D -> "OK"); this file answers
-// the three things the VM does differently from a board: it declines raw-paste mode, it
+// the three things the VM does differently from a board: it hangs on a raw-paste request
+// (answered here: raw-paste is done as a board does it, or declined with --raw-paste off), it
 // soft-reboots on Ctrl-D at an empty prompt (a fresh VM, flash kept), and it mounts a
 // filesystem whose errors use the board's errno numbers (vm_boot.py).
 //
 // usage: node board.mjs --flash DIR [--capacity BYTES] [--frames DIR] [--heap BYTES]
+//                       [--raw-paste on|off]
 import fs from "fs";
 import path from "path";
 import { fileURLToPath } from "url";
 import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const options = { flash: null, capacity: 4 * 1024 * 1024, frames: null, heap: 4 * 1024 * 1024 };
+const options = { flash: null, capacity: 4 * 1024 * 1024, frames: null, heap: 4 * 1024 * 1024,
+                  "raw-paste": "on" };
 for (let i = 2; i < process.argv.length; i += 2) {
   const key = process.argv[i].replace(/^--/, "");
   const value = process.argv[i + 1];
@@ -132,7 +135,14 @@ globalThis.board_camera = {
 
 // Output: one pipe write per burst, not per byte.
 let pending = [];
+let dropOk = 0;  // raw-paste: the VM's "OK" was already answered with \x04
 function emit(bytes) {
+  if (dropOk > 0) {
+    const dropped = Math.min(dropOk, bytes.length);
+    bytes = Buffer.from(bytes).subarray(dropped);
+    dropOk -= dropped;
+    if (!bytes.length) return;
+  }
   pending.push(Buffer.from(bytes));
   // A line at a time, so a long-running main.py is seen as it prints.
   if (pending.length > 4096 || bytes[bytes.length - 1] === 10) flush();
@@ -176,6 +186,8 @@ flush();
 let rawMode = false;
 let lineLength = 0;   // bytes typed since the prompt
 let pasteRequest = 0; // bytes of "\x05A\x01" seen
+let paste = null;     // raw-paste mode: the command received so far
+const PASTE_WINDOW = 256;
 
 async function softReboot(fromRaw) {
   emit(fromRaw ? "OK\r\n" : "\r\n");
@@ -199,9 +211,34 @@ async function softReboot(fromRaw) {
 }
 
 async function handle(byte) {
-  if (rawMode && pasteRequest > 0) {  // answer the raw-paste request: not supported
+  if (paste !== null) {  // raw-paste mode (micropython's pyexec.c), flow-controlled
+    if (byte === 0x03) {  // Ctrl-C aborts the paste, as on a board (a host that went away)
+      paste = null;
+      emit("\x04\x04KeyboardInterrupt: \r\n\x04>");
+      return;
+    }
+    if (byte !== 0x04) {
+      paste.push(byte);
+      if (paste.length % PASTE_WINDOW === 0) emit("\x01");
+      return;
+    }
+    const command = paste;
+    paste = null;
+    emit("\x04");  // end of data acknowledged; the VM's raw REPL runs the command
+    flush();
+    for (const b of command) await vm.replProcessCharWithAsyncify(b);
+    dropOk = 2;
+    await vm.replProcessCharWithAsyncify(0x04);
+    dropOk = 0;
+    return;
+  }
+  if (rawMode && pasteRequest > 0) {  // answer the raw-paste request
     pasteRequest = byte === [0x05, 0x41, 0x01][pasteRequest] ? pasteRequest + 1 : 0;
-    if (pasteRequest === 3) { pasteRequest = 0; emit("R\x00"); }
+    if (pasteRequest === 3) {
+      pasteRequest = 0;
+      if (options["raw-paste"] === "off") emit("R\x00");
+      else { emit(Buffer.from([0x52, 0x01, PASTE_WINDOW & 0xff, PASTE_WINDOW >> 8])); paste = []; }
+    }
     return;
   }
   if (rawMode && lineLength === 0 && byte === 0x05) { pasteRequest = 1; return; }

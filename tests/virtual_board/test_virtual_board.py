@@ -34,6 +34,16 @@ def test_files_round_trip_through_mpremote_byte_for_byte(board, tmp_path):
     assert (tmp_path / "back.bin").read_bytes() == payload
 
 
+def test_plain_raw_repl_fallback_works_when_raw_paste_is_declined(tmp_path):
+    with VirtualBoard(tmp_path, raw_paste=False) as plain:
+        (tmp_path / "blob.bin").write_bytes(bytes(range(256)) * 4)
+        result = mpremote(plain, "fs", "cp", str(tmp_path / "blob.bin"), ":blob.bin",
+                          "+", "exec", "print(6*7)")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip().endswith("42")
+        assert (plain.flash_dir / "blob.bin").read_bytes() == bytes(range(256)) * 4
+
+
 def test_missing_file_is_reported_as_enoent_like_a_board(board):
     result = mpremote(board, "fs", "cat", ":no-such-file")
     assert result.returncode == 1

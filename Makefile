@@ -16,6 +16,11 @@ PORT ?=
 FIRMWARE ?=
 IMAGES ?=
 PYTEST_ARGS ?=
+# WEIGHTS: MobileNetV1 ImageNet weights file for offline machines (default: Keras cache,
+# else download). TRAIN_ARGS / EXPORT_ARGS: extra options, e.g. TRAIN_ARGS="--epochs 40".
+WEIGHTS ?=
+TRAIN_ARGS ?=
+EXPORT_ARGS ?=
 
 .PHONY: help venv node model data split train export evaluate test bench simulate power \
         flash deploy pull-images capture monitor firmware clean
@@ -59,10 +64,12 @@ split: data
 	$(SMARTBIN) data split $(DATASET) --out $(BUILD)/split.json
 
 train: split
-	$(SMARTBIN) train $(DATASET) --split $(BUILD)/split.json --out $(BUILD)/train
+	$(SMARTBIN) train $(DATASET) --split $(BUILD)/split.json --out $(BUILD)/train \
+		$(if $(WEIGHTS),--weights $(WEIGHTS)) $(TRAIN_ARGS)
 
 export: train
-	$(SMARTBIN) export $(BUILD)/train --data $(DATASET) --split $(BUILD)/split.json --out $(BUILD)/model
+	$(SMARTBIN) export $(BUILD)/train --data $(DATASET) --split $(BUILD)/split.json --out $(BUILD)/model \
+		$(EXPORT_ARGS)
 
 evaluate: export
 	$(SMARTBIN) evaluate --model $(BUILD)/model --data $(DATASET) --split $(BUILD)/split.json --report

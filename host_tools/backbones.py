@@ -4,6 +4,7 @@ Every model takes the camera's 0..255 pixel values as float input and normalises
 itself (a Rescaling layer), so the exported int8 input is exactly ``pixel - 128``
 (see `host_tools.contract`).
 """
+import contextlib
 import hashlib
 import os
 import urllib.error
@@ -40,6 +41,16 @@ def tensorflow():
 
     tf.get_logger().setLevel("ERROR")
     return tf
+
+
+@contextlib.contextmanager
+def quiet_keras():
+    """Hide warnings Keras raises about itself: NumPy 2's __array__ copy keyword in its own
+    code, and that shuffle=True is ignored for a tf.data input (ours is shuffled)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", message=".*shuffle=True.*", category=UserWarning)
+        yield
 
 
 def weights_file_name(alpha):

@@ -173,8 +173,9 @@ def c_header(model_bytes, name, model_contract):
 
 def float_scores(model, pixels, batch_size=64):
     """Softmax scores of the float Keras model for uint8 pixels."""
-    return np.asarray(model.predict(pixels.astype(np.float32), batch_size=batch_size,
-                                    verbose=0))
+    with backbones.quiet_keras():
+        return np.asarray(model.predict(pixels.astype(np.float32), batch_size=batch_size,
+                                        verbose=0))
 
 
 def export_model(train_dir, data_dir, split_manifest, out_dir,

@@ -1,7 +1,7 @@
 """`smartbin train`: fit the classifier on the training split by transfer learning.
 
 Recipe (defaults): ImageNet MobileNetV1 alpha 0.25 at 96x96 RGB; first train only the new
-head on frozen features, then fine-tune the whole network at a low learning rate with the
+head on frozen features (computed once), then fine-tune the whole network at a low learning rate with the
 batch-norm statistics frozen. Photos are decoded once into a uint8 array at the input size
 (the same resize the bin's contract prescribes), augmented on the fly, class-weighted
 (TrashNet has few "trash" photos) and early-stopped on the validation split.
@@ -14,7 +14,6 @@ import dataclasses
 import json
 import random
 import time
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -44,7 +43,7 @@ class TrainOptions:
     alpha: float = 0.25
     input_size: int = 96
     colour: str = "RGB"
-    head_epochs: int = 5
+    head_epochs: int = 30
     finetune_epochs: int = 25
     head_learning_rate: float = 1e-3
     finetune_learning_rate: float = 1e-4
@@ -181,15 +180,41 @@ def _fit(keras, model, train_ds, val_ds, epochs, learning_rate, options, class_w
     stop = keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",
                                          patience=options.patience,
                                          restore_best_weights=True)
-    with warnings.catch_warnings():
-        # Keras warns that it ignores shuffle=True for a tf.data input (ours is shuffled),
-        # and about NumPy 2's __array__ copy keyword in its own code.
-        warnings.simplefilter("ignore", UserWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        fitted = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0,
-                           class_weight=class_weight,
-                           callbacks=[stop, _epoch_callback(keras, progress, phase, epochs)])
+    fitted = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0,
+                       class_weight=class_weight,
+                       callbacks=[stop, _epoch_callback(keras, progress, phase, epochs)])
     return {key: [float(v) for v in values] for key, values in fitted.history.items()}
+
+
+def _fit_head_on_features(tf, keras, model, train, val, options, class_weight, progress):
+    """Train only the new head, on backbone features computed once (no augmentation).
+
+    Seconds instead of minutes for the same warm start: the frozen backbone would compute
+    the same features every epoch anyway.
+    """
+    extractor = keras.Model(model.inputs, model.get_layer("pool").output)
+
+    def features(pixels):
+        batches = tf.data.Dataset.from_tensor_slices(pixels).batch(64).map(
+            lambda images: tf.cast(images, tf.float32))
+        return extractor.predict(batches, verbose=0)
+
+    num_classes = model.output_shape[-1]
+    train_features, val_features = features(train[0]), features(val[0])
+    inputs = keras.Input(train_features.shape[1:])
+    outputs = keras.layers.Dense(num_classes, activation="softmax")(
+        keras.layers.Dropout(options.dropout)(inputs))
+    head = keras.Model(inputs, outputs)
+    head.layers[-1].set_weights(model.get_layer("scores").get_weights())
+    one_hot = np.eye(num_classes, dtype=np.float32)
+    train_ds = (tf.data.Dataset.from_tensor_slices((train_features, one_hot[train[1]]))
+                .shuffle(len(train_features), seed=options.seed).batch(options.batch_size))
+    val_ds = tf.data.Dataset.from_tensor_slices(
+        (val_features, one_hot[val[1]])).batch(options.batch_size)
+    fitted = _fit(keras, head, train_ds, val_ds, options.head_epochs,
+                  options.head_learning_rate, options, class_weight, progress, "head")
+    model.get_layer("scores").set_weights(head.layers[-1].get_weights())
+    return fitted
 
 
 def _set_backbone_trainable(model, trainable, freeze_batchnorm):
@@ -202,6 +227,33 @@ def _set_backbone_trainable(model, trainable, freeze_batchnorm):
         for layer in backbone.layers:
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.trainable = False
+
+
+def _run_phases(tf, keras, model, train_arrays, val_arrays, train_ds, val_ds, options,
+                class_weight, progress):
+    """Head then fine-tuning (or one phase for the scratch CNN); return the merged history."""
+    history = {"phase": []}
+
+    def record(phase, fitted):
+        for key, values in fitted.items():
+            history.setdefault(key, []).extend(values)
+        history["phase"].extend([phase] * len(next(iter(fitted.values()), [])))
+
+    if options.backbone == "scratch":
+        record("train", _fit(keras, model, train_ds, val_ds, options.finetune_epochs,
+                             options.head_learning_rate, options, class_weight, progress,
+                             "train"))
+    else:
+        if options.head_epochs:
+            _set_backbone_trainable(model, False, options.freeze_batchnorm)
+            record("head", _fit_head_on_features(tf, keras, model, train_arrays, val_arrays,
+                                                 options, class_weight, progress))
+        if options.finetune_epochs:
+            _set_backbone_trainable(model, True, options.freeze_batchnorm)
+            record("finetune", _fit(keras, model, train_ds, val_ds, options.finetune_epochs,
+                                    options.finetune_learning_rate, options, class_weight,
+                                    progress, "finetune"))
+    return history
 
 
 def train(data_dir, split_manifest, out_dir, options=None, progress=None):
@@ -234,34 +286,14 @@ def train(data_dir, split_manifest, out_dir, options=None, progress=None):
     model = backbones.build_classifier(options.backbone, options.input_size, options.colour,
                                        len(labels), options.alpha, weights_path,
                                        options.dropout)
-    train_ds, val_ds = _datasets(tf, keras, train_arrays, val_arrays, options, len(labels))
     class_weight = balanced_class_weights(train_arrays[1], len(labels)) \
         if options.class_weights else None
 
-    history = {"phase": []}
-
-    def record(phase, fitted):
-        for key, values in fitted.items():
-            history.setdefault(key, []).extend(values)
-        history["phase"].extend([phase] * len(next(iter(fitted.values()), [])))
-
-    if options.backbone == "scratch":
-        record("train", _fit(keras, model, train_ds, val_ds, options.finetune_epochs,
-                             options.head_learning_rate, options, class_weight, progress,
-                             "train"))
-    else:
-        if options.head_epochs:
-            _set_backbone_trainable(model, False, options.freeze_batchnorm)
-            record("head", _fit(keras, model, train_ds, val_ds, options.head_epochs,
-                                options.head_learning_rate, options, class_weight, progress,
-                                "head"))
-        if options.finetune_epochs:
-            _set_backbone_trainable(model, True, options.freeze_batchnorm)
-            record("finetune", _fit(keras, model, train_ds, val_ds, options.finetune_epochs,
-                                    options.finetune_learning_rate, options, class_weight,
-                                    progress, "finetune"))
-
-    val_loss, val_accuracy = model.evaluate(val_ds, verbose=0)
+    with backbones.quiet_keras():
+        train_ds, val_ds = _datasets(tf, keras, train_arrays, val_arrays, options, len(labels))
+        history = _run_phases(tf, keras, model, train_arrays, val_arrays, train_ds, val_ds,
+                              options, class_weight, progress)
+        val_loss, val_accuracy = model.evaluate(val_ds, verbose=0)
     seconds = time.monotonic() - started
     summary = {
         "labels": labels, "input": spec, "options": dataclasses.asdict(options),
@@ -271,7 +303,7 @@ def train(data_dir, split_manifest, out_dir, options=None, progress=None):
         "val_accuracy": float(val_accuracy), "val_loss": float(val_loss),
         "epochs": len(history["phase"]), "train_seconds": round(seconds, 1),
     }
-    with atomic.atomic_dir(out_dir) as tmp_dir:
+    with atomic.atomic_dir(out_dir) as tmp_dir, backbones.quiet_keras():
         model.save(Path(tmp_dir) / MODEL_FILE)
         (Path(tmp_dir) / HISTORY_FILE).write_text(json.dumps(history, indent=1) + "\n")
         (Path(tmp_dir) / CONFIG_FILE).write_text(json.dumps(summary, indent=2) + "\n")
@@ -292,7 +324,8 @@ def load_trained(train_dir):
         raise SmartbinError("%s is not valid JSON: %s" % (config_path, error))
     keras = backbones.tensorflow().keras
     try:
-        model = keras.models.load_model(model_path, compile=False)
+        with backbones.quiet_keras():
+            model = keras.models.load_model(model_path, compile=False)
     except Exception as error:  # Keras raises many types for a damaged file.
         raise SmartbinError("cannot load %s: %s" % (model_path, str(error).splitlines()[0]))
     return model, config

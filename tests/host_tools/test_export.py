@@ -11,7 +11,9 @@ from host_tools.errors import SmartbinError
 from ml_helpers import pipeline  # noqa: F401 (fixture)
 
 # tf.lite.Interpreter is deprecated in favour of ai_edge_litert; it is the reference here.
-pytestmark = pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated")
+# Keras 3 itself trips NumPy 2's __array__ copy-keyword deprecation.
+pytestmark = [pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated"),
+              pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")]
 
 
 def test_export_writes_a_valid_contract_with_the_pixel_rule_quantisation(pipeline):

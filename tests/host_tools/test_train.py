@@ -11,6 +11,9 @@ from host_tools import backbones, cli, train
 from host_tools.errors import SmartbinError
 from ml_helpers import make_shapes_dataset, pipeline, tiny_options  # noqa: F401 (fixture)
 
+# Keras 3 itself trips NumPy 2's __array__ copy-keyword deprecation.
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+
 
 @pytest.fixture
 def weights_server():
@@ -156,3 +159,15 @@ def test_train_cli_without_required_arguments_is_a_usage_error(capsys):
 
 def test_tiny_options_are_valid():
     tiny_options().check()
+
+
+def test_mobilenet_head_then_finetune_records_both_phases(pipeline, tmp_path):
+    options = tiny_options(backbone="mobilenet_v1", weights="none", head_epochs=2,
+                           finetune_epochs=1, augment=0.0)
+    stages = []
+    summary = train.train(pipeline["data"], pipeline["manifest"], tmp_path / "train", options,
+                          progress=lambda stage, done, total, info=None: stages.append(stage))
+    history = json.loads((tmp_path / "train" / train.HISTORY_FILE).read_text())
+    assert history["phase"] == ["head", "head", "finetune"]
+    assert {"decode train", "decode val", "head", "finetune"} <= set(stages)
+    assert summary["weights_file"] is None

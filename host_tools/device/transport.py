@@ -9,6 +9,7 @@ that lets `main.py` run and returns what the board printed.
 import contextlib
 import errno
 import hashlib
+import io
 import os
 import re
 import time
@@ -43,7 +44,7 @@ def check_port(port):
 class Board:
     """An open raw-REPL session on the board at `port`. Use as a context manager."""
 
-    def __init__(self, port, baudrate=115200, soft_reset=True):
+    def __init__(self, port, baudrate=115200, soft_reset=True, connect_seconds=8.0):
         check_port(port)
         from mpremote.transport import TransportError
         from mpremote.transport_serial import SerialTransport
@@ -55,12 +56,28 @@ class Board:
             raise SmartbinError("cannot open %s: is another program (a serial monitor, "
                                 "Thonny, another smartbin) using it?" % port) from None
         try:
-            with self._errors("connecting"):
-                # Ctrl-C stops a running application; the soft reset gives a clean heap.
-                self._transport.enter_raw_repl(soft_reset=soft_reset)
+            self._enter_raw_repl(soft_reset, connect_seconds)
         except SmartbinError:
             self._close_quietly()
             raise
+
+    def _enter_raw_repl(self, soft_reset, connect_seconds):
+        # Ctrl-C stops a running application; the soft reset gives a clean heap. A bin
+        # that is booting (or just woke) may miss the first Ctrl-C, so keep knocking.
+        deadline = time.monotonic() + connect_seconds
+        while True:
+            try:
+                with self._errors("connecting"), contextlib.redirect_stdout(io.StringIO()):
+                    self._transport.enter_raw_repl(soft_reset=soft_reset, timeout_overall=2)
+                return
+            except SmartbinError as error:
+                if "stopped answering" not in str(error) or time.monotonic() >= deadline:
+                    if "stopped answering" in str(error):
+                        raise SmartbinError(
+                            "the board on %s does not answer: a bin in deep sleep cannot. Press "
+                            "its RST button and run the command again right away" % self.port
+                        ) from None
+                    raise
 
     # ---- life cycle -------------------------------------------------------------------
     def close(self):

@@ -1,4 +1,7 @@
 """The one transport: atomic board writes, and board failures as one-line host errors."""
+import os
+import pty
+
 import pytest
 
 from host_tools.device.transport import Board
@@ -39,3 +42,13 @@ def test_cut_cable_during_a_write_keeps_the_old_file(board):
     assert board.wait_link_cut()
     board.connect()
     assert (board.flash_dir / "keep.bin").read_bytes() == b"old"
+
+
+def test_a_port_where_nothing_answers_says_the_bin_may_be_asleep():
+    master, slave = pty.openpty()  # a serial port with a silent device behind it
+    try:
+        with pytest.raises(SmartbinError, match="does not answer: a bin in deep sleep"):
+            Board(os.ttyname(slave), connect_seconds=0)
+    finally:
+        os.close(master)
+        os.close(slave)

@@ -64,20 +64,22 @@ class Board:
     def _enter_raw_repl(self, soft_reset, connect_seconds):
         # Ctrl-C stops a running application; the soft reset gives a clean heap. A bin
         # that is booting (or just woke) may miss the first Ctrl-C, so keep knocking.
+        from mpremote.transport import TransportError
+
         deadline = time.monotonic() + connect_seconds
-        while True:
-            try:
-                with self._errors("connecting"), contextlib.redirect_stdout(io.StringIO()):
-                    self._transport.enter_raw_repl(soft_reset=soft_reset, timeout_overall=2)
-                return
-            except SmartbinError as error:
-                if "stopped answering" not in str(error) or time.monotonic() >= deadline:
-                    if "stopped answering" in str(error):
+        with self._errors("connecting"):
+            while True:
+                try:
+                    # mpremote prints what it got on failure: not for our users.
+                    with contextlib.redirect_stdout(io.StringIO()):
+                        self._transport.enter_raw_repl(soft_reset=soft_reset, timeout_overall=2)
+                    return
+                except TransportError:
+                    if time.monotonic() >= deadline:
                         raise SmartbinError(
                             "the board on %s does not answer: a bin in deep sleep cannot. Press "
                             "its RST button and run the command again right away" % self.port
                         ) from None
-                    raise
 
     # ---- life cycle -------------------------------------------------------------------
     def close(self):

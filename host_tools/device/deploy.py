@@ -61,7 +61,9 @@ def plan(firmware_dir=DEFAULT_FIRMWARE, model_dir=DEFAULT_MODEL, config_path=Non
         config = json.loads(config_bytes.decode("utf-8"))
     except ValueError as error:
         raise SmartbinError("%s is not valid JSON: %s" % (config_path, error)) from None
-    model_paths = config.get("model", {}) if isinstance(config, dict) else {}
+    model_paths = config.get("model") if isinstance(config, dict) else None
+    if not isinstance(model_paths, dict):
+        model_paths = {}
     tflite_board_path = model_paths.get("tflite", "/model.tflite")
     contract_board_path = model_paths.get("contract", "/model.json")
 
@@ -86,6 +88,10 @@ def plan(firmware_dir=DEFAULT_FIRMWARE, model_dir=DEFAULT_MODEL, config_path=Non
     files.append((contract_board_path, _read(model_dir / contract.MODEL_JSON, "model.json")))
     files.append(("/config.json", config_bytes))
     return files
+
+
+def _blocks(size, block=4096):
+    return -(-size // block) * block
 
 
 def _free_bytes(board):
@@ -137,17 +143,18 @@ def _deploy_files(board, files, progress):
         else:
             to_send.append((board_path, data))
 
-    # Each file is written beside the old one before the rename frees it: check the peak.
+    # Each file is written beside the old one before the rename frees it: check the peak,
+    # counting whole filesystem blocks as the board's flash does.
     free = _free_bytes(board)
     growth = 0
     for board_path, data in to_send:
-        old_size = board.size(board_path) or 0
-        if growth + len(data) > free:
+        old_size = _blocks(board.size(board_path) or 0)
+        if growth + _blocks(len(data)) > free:
             raise SmartbinError("the board has %d KiB free, the deploy needs %d KiB more: "
                                 "empty /debug (`smartbin pull --move`) or use a smaller model; "
-                                "nothing was changed" % (free // 1024,
-                                                         (growth + len(data) - free) // 1024 + 1))
-        growth += len(data) - old_size
+                                "nothing was changed"
+                                % (free // 1024, (growth + _blocks(len(data)) - free) // 1024 + 1))
+        growth += _blocks(len(data)) - old_size
 
     for board_path, data in to_send:
         folder = board_path.rsplit("/", 1)[0]

@@ -47,6 +47,8 @@ class VirtualBoard:
         self._master = None
         self._slave = None
         self._cut_after = None
+        self._cut_pattern = None
+        self._recent = b""
         self._link_up = threading.Event()
 
     # ---- life cycle ---------------------------------------------------------------
@@ -71,11 +73,18 @@ class VirtualBoard:
         self.port = os.ttyname(self._slave)
         self.bytes_from_host = 0
         self._cut_after = None
+        self._cut_pattern = None
+        self._recent = b""
         self._link_up.set()
         threading.Thread(target=self._host_to_board, daemon=True).start()
 
-    def cut_link(self, after_host_bytes=None):
-        """Pull the cable now, or once the host has sent `after_host_bytes` more bytes."""
+    def cut_link(self, after_host_bytes=None, after_pattern=None):
+        """Pull the cable now, or once the host has sent `after_host_bytes` more bytes
+        (counted from when it sends `after_pattern`, if given: e.g. a file name, to cut in
+        the middle of that file's copy)."""
+        if after_pattern is not None:
+            self._cut_pattern = (after_pattern, after_host_bytes or 0)
+            return
         if after_host_bytes is not None:
             self._cut_after = self.bytes_from_host + after_host_bytes
             return
@@ -127,6 +136,14 @@ class VirtualBoard:
                 break
             if not data:
                 break
+            if self._cut_pattern is not None:
+                pattern, extra = self._cut_pattern
+                self._recent = (self._recent + data)[-(len(pattern) + len(data)):]
+                found = self._recent.find(pattern)
+                if found >= 0:
+                    sent_after = len(self._recent) - found - len(pattern)
+                    self._cut_after = self.bytes_from_host + len(data) - sent_after + extra
+                    self._cut_pattern = None
             if self._cut_after is not None and self.bytes_from_host + len(data) >= self._cut_after:
                 keep = max(0, self._cut_after - self.bytes_from_host)
                 self._forward(data[:keep])

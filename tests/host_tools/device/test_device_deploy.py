@@ -50,11 +50,13 @@ def test_cut_cable_mid_copy_keeps_the_old_model_and_a_retry_finishes(
         board, deployed, firmware_copy, tiny_model, tmp_path):
     old_model = board_file(board, "/model.tflite")
     new_model_dir = write_model(tmp_path / "new-model", b"TFL3" + bytes(range(255, -1, -1)) * 16)
-    board.cut_link(after_host_bytes=6000)
+    board.cut_link(after_host_bytes=5000, after_pattern=b"/model.tflite.part")
     with pytest.raises(SmartbinError, match="lost the connection to the board"):
         deploy(board.port, firmware_copy, new_model_dir, boot_seconds=30)
     assert board.wait_link_cut()
-    assert board_file(board, "/model.tflite") == old_model
+    partial = board_file(board, "/model.tflite.part")  # the cable went mid-file...
+    assert 0 < len(partial) < len(new_model_dir.joinpath("model.tflite").read_bytes())
+    assert board_file(board, "/model.tflite") == old_model  # ...and the bin's model is whole
     board.connect()
     report = deploy(board.port, firmware_copy, new_model_dir, boot_seconds=30)
     assert "/model.tflite" in report["sent"]

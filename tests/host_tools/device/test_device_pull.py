@@ -77,7 +77,7 @@ def test_move_deletes_on_the_board_only_what_is_safely_here(board, empty_debug, 
 def test_cut_cable_during_pull_move_loses_no_frame_and_leaves_no_partial_file(
         board, empty_debug, tmp_path):
     frames = put_debug_frames(board, 4)
-    board.cut_link(after_host_bytes=2500)
+    board.cut_link(after_host_bytes=300, after_pattern=b"/debug/000001.raw")
     with pytest.raises(SmartbinError, match="lost the connection to the board"):
         pull(board.port, tmp_path / "inbox", move=True)
     assert board.wait_link_cut()
@@ -85,8 +85,11 @@ def test_cut_cable_during_pull_move_loses_no_frame_and_leaves_no_partial_file(
     inbox = tmp_path / "inbox"
     assert not list(inbox.glob(".*.part")) and not list(inbox.glob("*.part"))
     on_board = {p.stem for p in (board.flash_dir / "debug").glob("*.raw")}
-    here = {p.name.split("-")[0] for p in inbox.glob("*.png")} if inbox.exists() else set()
-    assert on_board | here == set(frames)  # every frame is on the board or verified here
+    here = {p.name.split("-")[0] for p in inbox.glob("*.png")}
+    # Cut while copying the second frame: the first is here and gone from the board, the
+    # rest are still on the board, none is half anywhere.
+    assert here == {"000000"} and on_board == {"000001", "000002", "000003"}
+    assert len(list(inbox.glob("*.raw"))) == len(list(inbox.glob("*.json"))) == 1
     report = pull(board.port, inbox, move=True)
     assert {p.name.split("-")[0] for p in inbox.glob("*.png")} == set(frames)
     assert list((board.flash_dir / "debug").iterdir()) == []

@@ -36,12 +36,14 @@ def test_full_flash_keeps_the_old_file_and_no_temp_file(tmp_path):
 def test_cut_cable_during_a_write_keeps_the_old_file(board):
     (board.flash_dir / "keep.bin").write_bytes(b"old")
     with Board(board.port) as connection:
-        board.cut_link(after_host_bytes=3000)
+        board.cut_link(after_host_bytes=5000, after_pattern=b"/keep.bin.part")
         with pytest.raises(SmartbinError, match="lost the connection.*Nothing was deleted"):
             connection.write_file("/keep.bin", bytes(range(256)) * 20)
     assert board.wait_link_cut()
     board.connect()
+    assert 0 < (board.flash_dir / "keep.bin.part").stat().st_size < 5120  # cut mid-file
     assert (board.flash_dir / "keep.bin").read_bytes() == b"old"
+    (board.flash_dir / "keep.bin.part").unlink()
 
 
 def test_a_port_where_nothing_answers_says_the_bin_may_be_asleep():

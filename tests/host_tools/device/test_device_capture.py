@@ -50,3 +50,20 @@ def test_monitor_shows_the_boards_error_log(board, deployed, capsys):
     assert read_errors(board.port) == [("2026-01-01 00:00:00 UTC", "camera: capture failed")]
     assert main(["monitor", "--port", board.port, "--errors-only"]) == 0
     assert "camera: capture failed" in capsys.readouterr().out
+
+
+def test_capture_cli_saves_photos_into_the_data_folder(board, deployed, tmp_path, capsys):
+    code = main(["capture", "--port", board.port, "--label", "battery", "-n", "2",
+                 "--data", str(tmp_path / "data")])
+    assert code == 0
+    assert len(list((tmp_path / "data" / "battery").glob("capture-*.png"))) == 2
+    assert "2 photo(s) saved" in capsys.readouterr().out
+
+
+def test_monitor_restarts_the_application_and_shows_its_output(board, deployed, capsys):
+    (board.flash_dir / "errors.log").write_text("")
+    assert main(["monitor", "--port", board.port, "--seconds", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "restarting the application" in out
+    assert "MicroPython" in out  # the application ran and the board came back to its prompt
+    assert "Traceback" not in out

@@ -127,3 +127,16 @@ def test_pull_cli_reports_counts(board, empty_debug, tmp_path, capsys):
     code = main(["pull", "--port", board.port, "--dest", str(tmp_path / "inbox"), "--json"])
     assert code == 0
     assert len(json.loads(capsys.readouterr().out)["pulled"]) == 2
+
+
+def test_inbox_cli_asks_per_image_with_the_prediction_as_default(
+        board, empty_debug, tmp_path, monkeypatch, capsys):
+    put_debug_frames(board, 2, label="paper")
+    pull(board.port, tmp_path / "inbox")
+    answers = iter(["", "q"])  # Enter takes the prediction, q stops
+    monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
+    code = main(["inbox", "--inbox", str(tmp_path / "inbox"), "--data", str(tmp_path / "data")])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "predicted: paper (75%)" in out and "1 frame(s) filed" in out
+    assert len(list((tmp_path / "data" / "paper").glob("*.png"))) == 1

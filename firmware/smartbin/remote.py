@@ -14,14 +14,13 @@ _CAPTURE_DIR = "/capture"
 
 def _camera(storage, config_path):
     # The application's own camera driver, built from the board's config, so captured
-    # photos have the bin's real sensor settings.
+    # photos have the bin's real sensor settings; also the config's warm-up frame count
+    # (the sensor's first frames after power-up are dark while exposure settles).
     from smartbin import board
     from smartbin import config as config_module
 
     config = config_module.load(storage, config_path)
-    if hasattr(board, "build_camera"):
-        return board.build_camera(config)
-    return board.build_hardware(config, storage).camera
+    return board.build_hardware(config, storage).camera, config.warmup_frames
 
 
 def capture(count, width, height, grayscale, label="", folder=_CAPTURE_DIR,
@@ -29,13 +28,16 @@ def capture(count, width, height, grayscale, label="", folder=_CAPTURE_DIR,
     """Take `count` photos into `folder`; return their names ["000000.raw", ...]."""
     storage = Storage()
     storage.mkdir(folder)
+    warmup_frames = 0
     if camera is None:
-        camera = _camera(storage, config_path)
+        camera, warmup_frames = _camera(storage, config_path)
     camera.configure(width, height, grayscale)
     names = []
     seq = len([n for n in storage.listdir(folder) if n.endswith(".raw")])
     camera.on()
     try:
+        for _ in range(warmup_frames):
+            camera.capture()
         for _ in range(count):
             while storage.exists("%s/%06d.raw" % (folder, seq)):
                 seq += 1

@@ -44,7 +44,7 @@ def check_port(port):
 class Board:
     """An open raw-REPL session on the board at `port`. Use as a context manager."""
 
-    def __init__(self, port, baudrate=115200, soft_reset=True, connect_seconds=8.0):
+    def __init__(self, port, baudrate=115200, soft_reset=True, connect_seconds=12.0):
         check_port(port)
         from mpremote.transport import TransportError
         from mpremote.transport_serial import SerialTransport
@@ -72,7 +72,7 @@ class Board:
                 try:
                     # mpremote prints what it got on failure: not for our users.
                     with contextlib.redirect_stdout(io.StringIO()):
-                        self._transport.enter_raw_repl(soft_reset=soft_reset, timeout_overall=2)
+                        self._transport.enter_raw_repl(soft_reset=soft_reset, timeout_overall=5)
                     return
                 except TransportError:
                     if time.monotonic() >= deadline:

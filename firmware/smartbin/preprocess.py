@@ -44,7 +44,9 @@ def _native():
     try:
         from smartbin import preprocess_viper
         return preprocess_viper
-    except (ImportError, SyntaxError):  # no viper emitter on this port (VM, CPython)
+    except (ImportError, SyntaxError, ValueError):
+        # No viper emitter on this port (VM, CPython), or a precompiled native .mpy
+        # that this port cannot load (a ValueError: "native code in .mpy unsupported").
         return None
 
 

@@ -133,3 +133,13 @@ def test_cli_deploy_reports_what_it_did(board, deployed, firmware_copy, tiny_mod
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert report["sent"] == [] and report["port"] == board.port
+
+
+def test_mpy_deploy_boots_even_where_the_native_preprocessing_cannot_load(
+        board, deployed, firmware_copy, tiny_model):
+    # The VM has no xtensawin emitter: the app must fall back to the plain preprocessing.
+    report = deploy(board.port, firmware_copy, tiny_model, mpy=True, boot_seconds=30)
+    assert "/lib/smartbin/preprocess_viper.mpy" in report["sent"]
+    assert (board.flash_dir / "lib" / "smartbin" / "app.mpy").exists()
+    assert not (board.flash_dir / "lib" / "smartbin" / "app.py").exists()
+    assert "Traceback" not in report["boot_output"]

@@ -67,7 +67,7 @@ def keras_cache_dir():
     return Path(keras_home) / "models"
 
 
-def _sha256(path):
+def file_sha256(path):
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -77,7 +77,7 @@ def _sha256(path):
 
 def _check_hash(path, name):
     expected = KNOWN_SHA256.get(name)
-    if expected and _sha256(path) != expected:
+    if expected and file_sha256(path) != expected:
         raise SmartbinError("%s has the wrong sha256 (expected %s); delete it and retry"
                             % (path, expected))
 

@@ -50,6 +50,14 @@ def classification_metrics(truth, predicted, labels):
             "per_class": per_class, "confusion": confusion.tolist()}
 
 
+def _relative(path, data_dir):
+    """`path` relative to the data folder ('/' separators) when it lies inside it."""
+    try:
+        return Path(path).relative_to(data_dir).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def _read_json(path):
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
@@ -85,7 +93,8 @@ def evaluate_model(model_dir, data_dir, split_manifest=None, subset="test", repo
                "subset": subset if split_manifest is not None else None,
                "images": len(files), "labels": labels}
     metrics.update(classification_metrics(truth, predicted, labels))
-    mistakes = [{"file": str(path), "label": label, "predicted": labels[int(guess)],
+    mistakes = [{"file": _relative(path, data_dir), "label": label,
+                 "predicted": labels[int(guess)],
                  "confidence": round(float(row[guess]), 4)}
                 for (path, label), guess, row in zip(files, predicted, scores)
                 if labels[int(guess)] != label]

@@ -38,17 +38,19 @@ class TrainOptions:
     downloads (`weights_url` overrides the address); "none" starts from random weights.
     augment: strength of augmentation, 0 (off) .. 1 (default) .. 2 (strong).
     patience: epochs without a better val accuracy before a phase stops early.
+    lr_schedule: "cosine" (decay to 5% over each phase) or "constant".
     """
     backbone: str = "mobilenet_v1"
     alpha: float = 0.25
     input_size: int = 96
     colour: str = "RGB"
     head_epochs: int = 30
-    finetune_epochs: int = 25
+    finetune_epochs: int = 30
     head_learning_rate: float = 1e-3
-    finetune_learning_rate: float = 1e-4
+    finetune_learning_rate: float = 3e-4
+    lr_schedule: str = "cosine"
     batch_size: int = 32
-    augment: float = 1.0
+    augment: float = 0.6
     dropout: float = 0.2
     label_smoothing: float = 0.0
     class_weights: bool = True
@@ -72,6 +74,8 @@ class TrainOptions:
         if self.head_epochs < 0 or self.finetune_epochs < 0 or \
                 self.head_epochs + self.finetune_epochs == 0:
             raise SmartbinError("epochs must be >= 0 and not all zero")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise SmartbinError("learning-rate schedule must be constant or cosine")
         if self.batch_size < 1:
             raise SmartbinError("batch size must be at least 1")
         if not 0 <= self.augment <= 3:
@@ -85,6 +89,16 @@ def input_spec(options):
     channels = contract.COLOUR_ORDERS[options.colour]
     return {"width": options.input_size, "height": options.input_size, "channels": channels,
             "colour_order": options.colour, "resize": "bilinear"}
+
+
+def initial_weights(options, progress=None):
+    """Path of the ImageNet weights to start from, or None (scratch, or weights "none")."""
+    if options.backbone != "mobilenet_v1":
+        return None
+    if isinstance(options.weights, str) and options.weights.lower() == "none":
+        return None
+    return backbones.resolve_weights(options.alpha, options.weights, options.weights_url,
+                                     progress)
 
 
 def load_pixels(files, spec, progress=None, stage="decode"):
@@ -173,6 +187,11 @@ def _epoch_callback(keras, progress, phase, total):
 
 def _fit(keras, model, train_ds, val_ds, epochs, learning_rate, options, class_weight,
          progress, phase):
+    if options.lr_schedule == "cosine":
+        # Large steps early, small ones late: the last epochs settle instead of jitter.
+        steps = max(1, epochs * int(train_ds.cardinality()))
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, steps,
+                                                               alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss=keras.losses.CategoricalCrossentropy(
                       label_smoothing=options.label_smoothing),
@@ -272,10 +291,7 @@ def train(data_dir, split_manifest, out_dir, options=None, progress=None):
         else splits.load_split(split_manifest)
     labels = list(manifest["labels"])
     spec = input_spec(options)
-    weights_path = None
-    if options.backbone == "mobilenet_v1" and str(options.weights).lower() != "none":
-        weights_path = backbones.resolve_weights(options.alpha, options.weights,
-                                                 options.weights_url, progress)
+    weights_path = initial_weights(options, progress)
     train_arrays = load_split_arrays(data_dir, manifest, "train", spec, progress)
     val_arrays = load_split_arrays(data_dir, manifest, "val", spec, progress)
 
@@ -297,7 +313,8 @@ def train(data_dir, split_manifest, out_dir, options=None, progress=None):
     seconds = time.monotonic() - started
     summary = {
         "labels": labels, "input": spec, "options": dataclasses.asdict(options),
-        "weights_file": str(weights_path) if weights_path else None,
+        "weights_file": weights_path.name if weights_path else None,
+        "weights_sha256": backbones.file_sha256(weights_path) if weights_path else None,
         "data_dir": str(data_dir), "split_seed": manifest.get("seed"),
         "counts": {"train": int(len(train_arrays[1])), "val": int(len(val_arrays[1]))},
         "val_accuracy": float(val_accuracy), "val_loss": float(val_loss),
@@ -356,6 +373,9 @@ def configure(parser):
                         help="fine-tuning epochs (all epochs for --backbone scratch)")
     parser.add_argument("--head-lr", type=float, default=defaults.head_learning_rate)
     parser.add_argument("--finetune-lr", type=float, default=defaults.finetune_learning_rate)
+    parser.add_argument("--lr-schedule", choices=("constant", "cosine"),
+                        default=defaults.lr_schedule,
+                        help="learning rate over each phase (default %(default)s)")
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--augment", type=float, default=defaults.augment,
                         help="augmentation strength, 0 = off (default %(default)s)")
@@ -371,7 +391,8 @@ def options_from_args(args):
         backbone=args.backbone, alpha=args.alpha, input_size=args.input_size,
         colour=args.colour, head_epochs=args.head_epochs,
         finetune_epochs=args.finetune_epochs, head_learning_rate=args.head_lr,
-        finetune_learning_rate=args.finetune_lr, batch_size=args.batch_size,
+        finetune_learning_rate=args.finetune_lr, lr_schedule=args.lr_schedule,
+        batch_size=args.batch_size,
         augment=args.augment, class_weights=not args.no_class_weights,
         freeze_batchnorm=not args.train_batchnorm, patience=args.patience, seed=args.seed,
         weights=args.weights, weights_url=args.weights_url)

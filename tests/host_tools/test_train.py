@@ -171,3 +171,14 @@ def test_mobilenet_head_then_finetune_records_both_phases(pipeline, tmp_path):
     assert history["phase"] == ["head", "head", "finetune"]
     assert {"decode train", "decode val", "head", "finetune"} <= set(stages)
     assert summary["weights_file"] is None
+
+
+def test_mobilenet_starts_from_imagenet_weights_unless_told_none(monkeypatch):
+    asked = []
+    monkeypatch.setattr(backbones, "resolve_weights",
+                        lambda alpha, weights, url, progress=None: asked.append(weights) or "w.h5")
+    assert train.initial_weights(train.TrainOptions()) == "w.h5"
+    assert train.initial_weights(train.TrainOptions(weights="my.h5")) == "w.h5"
+    assert asked == [None, "my.h5"]
+    assert train.initial_weights(train.TrainOptions(weights="none")) is None
+    assert train.initial_weights(train.TrainOptions(backbone="scratch")) is None

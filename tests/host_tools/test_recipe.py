@@ -58,3 +58,15 @@ def test_defaults_are_the_benchmarked_recipe():
     options = train.TrainOptions()
     assert options.augment_style == "bin" and options.blocks == 12
     assert options.freeze_batchnorm is False and options.recalibrate_batchnorm is True
+
+
+def test_head_only_training_finishes_and_reports_val_accuracy(tmp_path):
+    from host_tools.data import split
+    from ml_helpers import make_shapes_dataset
+
+    data_dir = make_shapes_dataset(tmp_path / "photos", per_class=6)
+    manifest = split.make_split(data_dir, seed=3)
+    summary = train.train(data_dir, manifest, tmp_path / "train", train.TrainOptions(
+        input_size=32, head_epochs=1, finetune_epochs=0, weights="none"))
+    assert 0.0 <= summary["val_accuracy"] <= 1.0
+    assert (tmp_path / "train" / train.MODEL_FILE).is_file()

@@ -82,14 +82,17 @@ def _last_line(stderr_path):
 
 
 def _describe_failure(code, stderr_path):
-    last = _last_line(stderr_path) or "no message"
+    last = _last_line(stderr_path)
+    detail = ": " + last if last else ""
     if code is not None and code < 0:
         try:
             name = signal.Signals(-code).name
         except ValueError:
             name = "signal %d" % -code
-        return "TFLM crashed (%s) while running the model: %s" % (name, last)
-    return "TFLM failed (exit code %s) while running the model: %s" % (code, last)
+        return ("TFLM crashed (%s) while running the model%s; the bin's runtime cannot run "
+                "this model (e.g. an output layer whose int8 range collapsed to one value)"
+                % (name, detail))
+    return "TFLM failed (exit code %s) while running the model%s" % (code, detail)
 
 
 # ---- the child process --------------------------------------------------------------------

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from host_tools import contract, tflm
+from host_tools import backbones, contract, export, tflm
 from host_tools.errors import SmartbinError
 from ml_helpers import pipeline  # noqa: F401 (fixture)
 
@@ -32,6 +32,19 @@ def test_corrupted_flatbuffer_is_a_clear_error_not_a_dead_process(pipeline):
 def test_truncated_flatbuffer_is_a_clear_error(pipeline):
     with pytest.raises(SmartbinError, match="TFLM"):
         tflm.run(_model_bytes(pipeline)[:200], measure_arena=True)
+
+
+def test_a_model_that_aborts_tflm_becomes_an_error_and_the_caller_lives():
+    # A softmax over a constant input: its int8 range collapses and TFLM aborts.
+    keras = backbones.tensorflow().keras
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Rescaling(1 / 255.0)(inputs))
+    outputs = keras.layers.Dense(3, activation="softmax", kernel_initializer="zeros",
+                                 bias_initializer="zeros")(x)
+    samples = np.random.default_rng(0).uniform(0, 255, (4, 8, 8, 3)).astype(np.float32)
+    model_bytes = export.quantize(keras.Model(inputs, outputs), samples)
+    with pytest.raises(SmartbinError, match="TFLM crashed"):
+        tflm.run(model_bytes, np.zeros((1, 8, 8, 3), np.int8), measure_arena=True)
 
 
 def test_an_aborted_child_is_reported_with_its_signal(tmp_path):

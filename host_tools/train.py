@@ -426,6 +426,8 @@ def configure(parser):
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--augment", type=float, default=defaults.augment,
                         help="augmentation strength, 0 = off (default %(default)s)")
+    parser.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing)
+    parser.add_argument("--dropout", type=float, default=defaults.dropout)
     parser.add_argument("--patience", type=int, default=defaults.patience)
     parser.add_argument("--no-class-weights", action="store_true")
     parser.add_argument("--train-batchnorm", action="store_true",
@@ -450,6 +452,7 @@ def options_from_args(args):
         finetune_learning_rate=args.finetune_lr, lr_schedule=args.lr_schedule,
         batch_size=args.batch_size,
         augment=args.augment, class_weights=not args.no_class_weights,
+        label_smoothing=args.label_smoothing, dropout=args.dropout,
         freeze_batchnorm=args.freeze_batchnorm and not args.train_batchnorm,
         augment_style=args.augment_style, blocks=args.blocks,
         recalibrate_batchnorm=not args.no_recalibrate_batchnorm,

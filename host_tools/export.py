@@ -191,9 +191,9 @@ def export_model(train_dir, data_dir, split_manifest, out_dir,
 
     started = time.monotonic()
     train_dir = Path(train_dir)
-    model, config = training.load_trained(train_dir)
     manifest = split_manifest if isinstance(split_manifest, dict) \
         else splits.load_split(split_manifest)
+    model, config = training.load_trained(train_dir)
     labels = list(config["labels"])
     if list(manifest["labels"]) != labels:
         raise SmartbinError("the split's labels %s differ from the trained model's %s"

@@ -111,9 +111,18 @@ def test_macs_are_counted_from_the_convolutions():
     assert {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"} <= set(ops)
 
 
-def test_export_cli_refuses_a_folder_that_is_not_a_training_output(tmp_path, capsys):
+def test_export_cli_refuses_a_folder_that_is_not_a_training_output(pipeline, tmp_path,
+                                                                   capsys):
+    code = cli.main(["export", str(tmp_path), "--data", str(pipeline["data"]), "--split",
+                     str(pipeline["split"]), "--out", str(tmp_path / "model")])
+    err = capsys.readouterr().err
+    assert code == 1 and "smartbin train" in err and err.count("\n") == 1
+    assert not (tmp_path / "model").exists()
+
+
+def test_export_cli_checks_the_split_before_loading_the_model(tmp_path, capsys):
     code = cli.main(["export", str(tmp_path), "--data", str(tmp_path), "--split",
                      str(tmp_path / "split.json"), "--out", str(tmp_path / "model")])
     err = capsys.readouterr().err
-    assert code == 1 and "smartbin train" in err and err.count("\n") == 1
+    assert code == 1 and "split" in err and err.count("\n") == 1
     assert not (tmp_path / "model").exists()

@@ -5,14 +5,12 @@ itself (a Rescaling layer), so the exported int8 input is exactly ``pixel - 128`
 (see `host_tools.contract`).
 """
 import contextlib
-import hashlib
 import os
-import urllib.error
-import urllib.request
 import warnings
 from pathlib import Path
 
-from host_tools import atomic
+from host_tools.data import fetch
+from host_tools.data.images import file_sha256
 from host_tools.errors import SmartbinError
 
 BACKBONES = ("mobilenet_v1", "scratch")
@@ -28,7 +26,6 @@ KNOWN_SHA256 = {
         "dbdb03ee2a22fd895301636cd328b234bb3a9952358f436d82f46b81e0d5b0bf",
 }
 _DOWNLOAD_TIMEOUT_S = 30
-_CHUNK_BYTES = 64 * 1024
 # Keras's 0.99 needs thousands of steps before the inference statistics settle; a
 # from-scratch network on a few hundred photos gets far fewer.
 _SCRATCH_BN_MOMENTUM = 0.9
@@ -67,14 +64,6 @@ def keras_cache_dir():
     return Path(keras_home) / "models"
 
 
-def file_sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _check_hash(path, name):
     expected = KNOWN_SHA256.get(name)
     if expected and file_sha256(path) != expected:
@@ -83,35 +72,27 @@ def _check_hash(path, name):
 
 
 def download_weights(url, dest, expected_name, progress=None):
-    """Fetch `url` into `dest` atomically, checking the known sha256; return `dest`."""
-    if not url.startswith(("http://", "https://")):
-        raise SmartbinError("weights URL must be http(s): %s" % url)
+    """Fetch `url` into `dest` (resumable through `dest.part`), checking the known sha256.
+
+    `dest` appears only once the whole file is here and its hash matches.
+    """
+    dest = Path(dest)
+    part_path = dest.with_name(dest.name + ".part")
     try:
-        with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as response:
-            total = int(response.headers.get("Content-Length") or 0)
-            with atomic.atomic_path(dest) as tmp_path:
-                done = 0
-                with open(tmp_path, "wb") as f:
-                    while True:
-                        chunk = response.read(_CHUNK_BYTES)
-                        if not chunk:
-                            break
-                        f.write(chunk)
-                        done += len(chunk)
-                        if progress:
-                            progress("download", done, total)
-                if total and done != total:
-                    raise SmartbinError("download of %s stopped after %d of %d bytes"
-                                        % (url, done, total))
-                _check_hash(tmp_path, expected_name)
+        fetch.download_resumable(
+            url, part_path, timeout=_DOWNLOAD_TIMEOUT_S,
+            progress=(lambda done, total: progress("download", done, total or 0))
+            if progress else None)
+    except SmartbinError as error:
+        raise SmartbinError("%s; if this computer is offline, pass --weights PATH to the file %s"
+                            % (error, expected_name))
+    try:
+        _check_hash(part_path, expected_name)
     except SmartbinError:
+        part_path.unlink()
         raise
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        reason = getattr(error, "reason", None) or error
-        raise SmartbinError("cannot download ImageNet weights from %s (%s); if this computer "
-                            "is offline, pass --weights PATH to the file %s"
-                            % (url, reason, expected_name))
-    return Path(dest)
+    os.replace(part_path, dest)
+    return dest
 
 
 def resolve_weights(alpha, weights=None, url=None, progress=None):

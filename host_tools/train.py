@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from host_tools import atomic, backbones, contract
+from host_tools.data.images import file_sha256
 from host_tools.errors import SmartbinError
 
 MODEL_FILE = "model.keras"
@@ -361,7 +362,7 @@ def train(data_dir, split_manifest, out_dir, options=None, progress=None):
     summary = {
         "labels": labels, "input": spec, "options": dataclasses.asdict(options),
         "weights_file": weights_path.name if weights_path else None,
-        "weights_sha256": backbones.file_sha256(weights_path) if weights_path else None,
+        "weights_sha256": file_sha256(weights_path) if weights_path else None,
         "data_dir": str(data_dir), "split_seed": manifest.get("seed"),
         "counts": {"train": int(len(train_arrays[1])), "val": int(len(val_arrays[1]))},
         "val_accuracy": float(val_accuracy), "val_loss": float(val_loss),

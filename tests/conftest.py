@@ -23,6 +23,8 @@ def tiny_int8_model(tmp_path_factory):
     import numpy as np
     import tensorflow as tf
 
+    from host_tools.export import quantize
+
     labels = ["cardboard", "glass", "metal", "paper", "plastic", "trash"]
 
     tf.keras.utils.set_random_seed(7)
@@ -33,20 +35,9 @@ def tiny_int8_model(tmp_path_factory):
     outputs = tf.keras.layers.Dense(len(labels), activation="softmax")(x)
     model = tf.keras.Model(inputs, outputs)
     rng = np.random.default_rng(7)
-
-    def representative():
-        for i in range(16):
-            image = rng.integers(0, 256, (1, 96, 96, 3)).astype(np.float32)
-            image[0, 0, 0] = [0, 255, 0]  # pin the input range to exactly 0..255
-            yield [image]
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    flatbuffer = converter.convert()
+    samples = rng.integers(0, 256, (16, 96, 96, 3)).astype(np.float32)
+    samples[:, 0, 0] = [0, 255, 0]  # pin the input range to exactly 0..255
+    flatbuffer = quantize(model, samples)
     interpreter = tf.lite.Interpreter(model_content=flatbuffer)
     in_scale, in_zero = interpreter.get_input_details()[0]["quantization"]
     out_scale, out_zero = interpreter.get_output_details()[0]["quantization"]

@@ -6,6 +6,7 @@ item, one wake: boot, model load, camera, inference, lid moves, logging. Default
 their sources are in `SOURCES`; every value can be overridden in config.json's "power".
 """
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -84,7 +85,9 @@ def power_settings(raw):
         if key not in DEFAULTS:
             raise SmartbinError("config: unknown power setting %r (known: %s)"
                                 % (key, ", ".join(sorted(DEFAULTS))))
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        # json reads NaN and 1e400 (infinity) as floats; neither is a current or a time
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not math.isfinite(value) or value < 0):
             raise SmartbinError("config: power.%s must be a non-negative number" % key)
         settings[key] = value
     if not 0 < settings["battery_usable"] <= 1:
@@ -125,6 +128,9 @@ def estimate(config_path=DEFAULT_CONFIG):
                             % (items, item_ms / 1000.0))
     sleep_mas = settings["sleep_ma"] * (86400 - awake_s)
     mah_per_day = (sleep_mas + items * (board_mas + servo_mas)) / 3600.0
+    if mah_per_day <= 0:
+        raise SmartbinError("config: with these power settings the bin draws no current "
+                            "at all (sleep_ma and every awake current or time are 0)")
     usable_mah = settings["battery_mah"] * settings["battery_usable"]
     return {
         "config": str(config_path),

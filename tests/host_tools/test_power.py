@@ -49,10 +49,16 @@ def test_more_items_a_day_shorten_battery_life(tmp_path):
 @pytest.mark.parametrize("setting,value,message", [
     ("sleep_ma", -1, "non-negative"), ("warp_ma", 3, "unknown power setting"),
     ("battery_usable", 2, "battery_usable"), ("items_per_day", 100000, "do not fit"),
+    ("boot_ms", float("nan"), "non-negative"), ("battery_mah", float("inf"), "non-negative"),
 ])
 def test_bad_power_settings_are_named(tmp_path, setting, value, message):
     with pytest.raises(SmartbinError, match=message):
         power.estimate(write_config(tmp_path, **{setting: value}))
+
+
+def test_a_bin_that_draws_no_current_is_an_error_not_a_crash(tmp_path):
+    with pytest.raises(SmartbinError, match="no current"):
+        power.estimate(write_config(tmp_path, sleep_ma=0, items_per_day=0))
 
 
 def test_cli_prints_battery_days_and_json(capsys):

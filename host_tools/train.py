@@ -38,7 +38,10 @@ class TrainOptions:
     weights: MobileNetV1 ImageNet weights file; None looks in the Keras cache, then
     downloads (`weights_url` overrides the address); "none" starts from random weights.
     augment: strength of augmentation, 0 (off) .. 1 (default) .. 2 (strong).
-    patience: epochs without a better val accuracy before a phase stops early.
+    patience: epochs without a better val accuracy before a phase stops early (and the
+    best epoch's weights come back); 0 = run the whole schedule (the default: with batch
+    norm trained on augmented photos, val accuracy before re-estimation is too noisy to
+    pick an epoch; measured on TrashNet it stopped mid-schedule and lost points).
     lr_schedule: "cosine" (decay to 5% over each phase) or "constant".
     augment_style: "bin" (`host_tools.augment`: the bin's framing, backgrounds, light, flash
     glare, blur, RGB565) or "keras" (flips, rotation, zoom, brightness, contrast).
@@ -64,7 +67,7 @@ class TrainOptions:
     label_smoothing: float = 0.1
     class_weights: bool = True
     freeze_batchnorm: bool = False
-    patience: int = 8
+    patience: int = 0
     seed: int = 1234
     weights: str = None
     weights_url: str = None
@@ -219,7 +222,8 @@ def _fit(keras, model, train_ds, val_ds, epochs, learning_rate, options, class_w
                                          restore_best_weights=True)
     fitted = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0,
                        class_weight=class_weight,
-                       callbacks=[stop, _epoch_callback(keras, progress, phase, epochs)])
+                       callbacks=([stop] if options.patience > 0 else [])
+                       + [_epoch_callback(keras, progress, phase, epochs)])
     return {key: [float(v) for v in values] for key, values in fitted.history.items()}
 
 

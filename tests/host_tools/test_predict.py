@@ -51,3 +51,17 @@ def test_predict_refuses_a_contact_sheet_that_is_not_png(pipeline, tmp_path, cap
                      "--contact-sheet", str(tmp_path / "sheet.jpg")])
     assert code == 1 and ".png" in capsys.readouterr().err
     assert not (tmp_path / "sheet.jpg").exists()
+
+
+def test_default_model_is_found_when_run_outside_the_project_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    model_dir = predict.default_model_dir()
+    assert model_dir.is_absolute() and model_dir.name == "default"
+    assert model_dir.parent.name == "models"
+
+
+def test_default_model_prefers_the_trained_one_in_this_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "build" / "model").mkdir(parents=True)
+    (tmp_path / "build" / "model" / "model.json").write_text("{}")
+    assert str(predict.default_model_dir()) == "build/model"

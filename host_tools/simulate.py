@@ -54,6 +54,8 @@ def without_gc_pauses():
 def list_photos(images_dir):
     """[(path, label or None)]: photos in the folder itself, then in its class folders."""
     images_dir = Path(images_dir)
+    if images_dir.is_file():
+        raise SmartbinError("%s is a file; give the folder of photos it is in" % images_dir)
     if not images_dir.is_dir():
         raise SmartbinError("no such folder: %s" % images_dir)
     photos = [(p, None) for p in sorted(images_dir.iterdir()) if p.is_file() and is_image_name(p)]

@@ -98,3 +98,10 @@ def test_bad_inputs_fail_in_one_line(tmp_path, tiny_int8_model, capsys):
     assert len(errors) == 3 and all(line.startswith("error: ") for line in errors)
     with pytest.raises(SmartbinError, match="no photos"):
         simulate.list_photos(tmp_path / "empty")
+
+
+def test_a_photo_given_instead_of_its_folder_is_named_as_a_file(tmp_path):
+    photo = tmp_path / "glass1.jpg"
+    Image.new("RGB", (8, 8)).save(photo)
+    with pytest.raises(SmartbinError, match="is a file"):
+        simulate.list_photos(photo)

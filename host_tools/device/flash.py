@@ -87,8 +87,8 @@ def detect_chip(port, baud=DEFAULT_BAUD, connect_attempts=7):
 
 def flash(port, image_path, baud=DEFAULT_BAUD, erase=True, connect_attempts=7):
     """Check the image, detect the chip, then erase, write and verify with esptool."""
+    size = check_image(image_path)  # a wrong file is found before the board is needed
     check_port(port)
-    size = check_image(image_path)
     chip = detect_chip(port, baud, connect_attempts)
     if chip != "ESP32":
         raise SmartbinError("the board on %s is an %s; this tool flashes the ESP32-CAM "

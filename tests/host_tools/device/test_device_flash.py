@@ -90,3 +90,13 @@ def test_cli_port_problems_are_one_line_errors(tmp_path, capsys, monkeypatch):
     assert "no serial port given" in errors[0]
     assert "does not exist" in errors[1]
     assert "permission denied" in errors[2] and "dialout" in errors[2]
+
+
+def test_a_text_file_is_refused_as_an_image_before_the_port_is_looked_at(tmp_path, capsys):
+    notes = tmp_path / "firmware.bin"
+    notes.write_text("not firmware\n" * 10000)
+    assert main(["flash", "--port", "/dev/ttyNOPE0", str(notes)]) == 1
+    assert main(["flash", str(notes)]) == 1
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 2
+    assert all("not an ESP firmware image" in line for line in errors)

@@ -106,9 +106,9 @@ def deploy(port, firmware_dir=DEFAULT_FIRMWARE, model_dir=DEFAULT_MODEL, config_
     `progress(board_path, bytes_done, bytes_total)` is called while files are sent.
     `board` may be an open `Board` (tests); otherwise `port` is opened.
     """
+    files = plan(firmware_dir, model_dir, config_path, mpy)  # local mistakes need no board
     if board is None:
         check_port(port)
-    files = plan(firmware_dir, model_dir, config_path, mpy)
     started = time.monotonic()
     own_board = board is None
     board = board or Board(port)
@@ -197,8 +197,6 @@ def configure(parser):
 
 def run(args):
     from tqdm import tqdm
-
-    check_port(args.port)  # before any progress bar is drawn
 
     bars = {}
 

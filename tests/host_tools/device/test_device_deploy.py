@@ -127,6 +127,18 @@ def test_cli_without_port_or_with_a_missing_port_fails_in_one_line(capsys, tiny_
     assert len(errors) == 2
 
 
+def test_cli_names_a_missing_model_or_broken_config_before_looking_for_the_board(
+        tmp_path, capsys, tiny_model):
+    broken = tmp_path / "config.json"
+    broken.write_text("{lids")
+    assert main(["deploy", "--model", str(tmp_path / "no-model")]) == 1
+    assert main(["deploy", "--port", "/dev/ttyNOPE0", "--model", str(tiny_model),
+                 "--config", str(broken)]) == 1
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 2
+    assert "no model contract" in errors[0] and "not valid JSON" in errors[1]
+
+
 def test_cli_deploy_reports_what_it_did(board, deployed, firmware_copy, tiny_model, capsys):
     code = main(["deploy", "--port", board.port, "--firmware", str(firmware_copy),
                  "--model", str(tiny_model), "--boot-seconds", "30", "--json"])

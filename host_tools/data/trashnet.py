@@ -113,15 +113,17 @@ def safe_extract(zip_path, target_dir, progress=None):
     return written
 
 
-def verify_images(folder, expected_counts=None, hashes=None):
+def verify_images(folder, expected_counts=None, hashes=None, shown_as=None):
     """Check class counts and per-file sha256 of a TrashNet folder.
 
     Returns {"counts", "verified_files", "count_only_files"}; raises SmartbinError naming
-    the first difference.
+    the first difference. Errors call the folder `shown_as` (what the user gave: the
+    source folder or zip, not the temporary folder being checked).
     """
     expected_counts = EXPECTED_COUNTS if expected_counts is None else expected_counts
     hashes = known_hashes() if hashes is None else hashes
     folder = Path(folder)
+    shown_as = str(folder) if shown_as is None else str(shown_as)
     classes = images.list_class_folders(folder)
     counts = {label: len(paths) for label, paths in classes.items()}
     if counts != expected_counts:
@@ -129,15 +131,15 @@ def verify_images(folder, expected_counts=None, hashes=None):
             "%s %d (expected %d)" % (label, counts.get(label, 0), expected_counts.get(label, 0))
             for label in sorted(set(counts) | set(expected_counts))
             if counts.get(label) != expected_counts.get(label))
-        raise SmartbinError("%s is not the TrashNet data set: %s" % (folder, differences))
+        raise SmartbinError("%s is not the TrashNet data set: %s" % (shown_as, differences))
     for relpath, digest in sorted(hashes.items()):
         path = folder.joinpath(*relpath.split("/"))
         if not path.is_file():
             raise SmartbinError("%s is not the TrashNet data set: %s is missing"
-                                % (folder, relpath))
+                                % (shown_as, relpath))
         if images.file_sha256(path) != digest:
-            raise SmartbinError("%s differs from the published TrashNet file (sha256)"
-                                % path)
+            raise SmartbinError("%s differs from the published TrashNet file (sha256), in %s"
+                                % (relpath, shown_as))
     total = sum(counts.values())
     return {"counts": counts, "verified_files": len(hashes),
             "count_only_files": total - len(hashes)}
@@ -217,7 +219,7 @@ def get_trashnet(dest, source=None, url=None, sha256=None, progress=None, timeou
         images.list_class_folders(source)  # clear error for a missing or empty folder
         with atomic.atomic_dir(dest) as tmp_dir:
             _import_folder(source, tmp_dir, expected_counts, stage("import"))
-            summary = verify_images(tmp_dir, expected_counts, hashes)
+            summary = verify_images(tmp_dir, expected_counts, hashes, shown_as=source)
             summary.update(source=str(source), zip_sha256=None)
             atomic.write_text(tmp_dir / MARKER, json.dumps(summary, indent=2) + "\n")
         return dict(summary, dest=str(dest), action="imported")
@@ -232,7 +234,8 @@ def get_trashnet(dest, source=None, url=None, sha256=None, progress=None, timeou
     with atomic.atomic_dir(dest) as tmp_dir:
         _make_readable(tmp_dir)
         safe_extract(zip_path, tmp_dir, stage("unpack"))
-        summary = verify_images(tmp_dir, expected_counts, hashes)
+        summary = verify_images(tmp_dir, expected_counts, hashes,
+                                shown_as="the zip from %s" % used_url)
         summary.update(source=used_url, zip_sha256=expected_sha.lower())
         atomic.write_text(tmp_dir / MARKER, json.dumps(summary, indent=2) + "\n")
     zip_path.unlink()

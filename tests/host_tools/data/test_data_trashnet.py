@@ -174,6 +174,20 @@ def test_import_from_a_local_folder_verifies_and_is_idempotent(tmp_path):
     assert _get(dest, source=source)["action"] == "already complete"
 
 
+def test_a_folder_that_is_not_trashnet_is_named_by_its_own_path(tmp_path):
+    source = tmp_path / "my-photos"
+    for path, data in PHOTOS.items():
+        if path != "glass/glass3.jpg":
+            (source / path).parent.mkdir(parents=True, exist_ok=True)
+            (source / path).write_bytes(data)
+    dest = tmp_path / "trashnet"
+    with pytest.raises(SmartbinError) as failure:
+        _get(dest, source=source)
+    assert str(failure.value).startswith("%s is not the TrashNet data set" % source)
+    assert ".part" not in str(failure.value)
+    assert not dest.exists()
+
+
 def test_existing_folder_not_made_by_the_command_is_left_alone(tmp_path):
     dest = tmp_path / "trashnet"
     (dest / "glass").mkdir(parents=True)

@@ -57,6 +57,8 @@ def main(argv=None):
     _selected_commands.clear()
     _selected_commands.update(a for a in argv if a in _COMMANDS)
     verbose = "--verbose" in argv or os.environ.get("SMARTBIN_VERBOSE") == "1"
+    # --verbose is accepted anywhere (`smartbin deploy --port X --verbose`), not only first
+    argv = ["--verbose"] + [a for a in argv if a != "--verbose"] if verbose else argv
     try:
         parser = _build_parser()
         try:

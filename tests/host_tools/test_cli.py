@@ -1,5 +1,8 @@
 """The `smartbin` command line: usage errors and one-line failures."""
+import pytest
+
 from host_tools import cli
+from host_tools.errors import SmartbinError
 
 
 def test_no_subcommand_prints_help_and_exits_2(capsys):
@@ -9,3 +12,11 @@ def test_no_subcommand_prints_help_and_exits_2(capsys):
 
 def test_unknown_subcommand_is_a_usage_error(capsys):
     assert cli.main(["no-such-command"]) == 2
+
+
+def test_verbose_after_the_subcommand_shows_the_traceback(tmp_path):
+    missing = str(tmp_path / "missing.json")
+    with pytest.raises(SmartbinError, match="no config file"):
+        cli.main(["power", "--config", missing, "--verbose"])
+    with pytest.raises(SmartbinError, match="does not exist"):
+        cli.main(["data", "check", str(tmp_path / "nope"), "--verbose"])

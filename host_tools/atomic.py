@@ -5,6 +5,30 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from host_tools.errors import SmartbinError
+
+
+def _make_folder(folder):
+    """Create `folder` (and its parents), or say in one line why it cannot be."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        in_the_way = next((p for p in [folder, *folder.parents] if p.is_file()), folder)
+        raise SmartbinError("cannot write into %s: %s is a file, not a folder"
+                            % (folder, in_the_way)) from None
+    except OSError as error:
+        raise SmartbinError("cannot create folder %s: %s"
+                            % (folder, error.strerror or error)) from None
+
+
+def _temporary(make, final_path, suffix):
+    try:
+        return make(prefix="." + final_path.name + ".", suffix=suffix + ".part",
+                    dir=final_path.parent)
+    except OSError as error:
+        raise SmartbinError("cannot write in %s: %s"
+                            % (final_path.parent, error.strerror or error)) from None
+
 
 def _current_umask():
     mask = os.umask(0)
@@ -19,9 +43,8 @@ def atomic_path(final_path, suffix=""):
     On any exception the temporary file is removed and `final_path` is untouched.
     """
     final_path = Path(final_path)
-    final_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix="." + final_path.name + ".", suffix=suffix + ".part",
-                                    dir=final_path.parent)
+    _make_folder(final_path.parent)
+    fd, tmp_name = _temporary(tempfile.mkstemp, final_path, suffix)
     os.close(fd)
     # mkstemp makes the file private (0600); give it the mode a plain open() would.
     os.chmod(tmp_name, 0o666 & ~_current_umask())
@@ -55,9 +78,8 @@ def atomic_dir(final_dir):
     The previous folder, if any, is replaced only after everything was written.
     """
     final_dir = Path(final_dir)
-    final_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix="." + final_dir.name + ".", suffix=".part",
-                                    dir=final_dir.parent))
+    _make_folder(final_dir.parent)
+    tmp_dir = Path(_temporary(tempfile.mkdtemp, final_dir, ""))
     os.chmod(tmp_dir, 0o777 & ~_current_umask())
     try:
         yield tmp_dir

@@ -75,6 +75,13 @@ def main(argv=None):
             raise
         print("error: %s" % error, file=sys.stderr)
         return 1
+    except OSError as error:
+        # Disk full, a vanished USB stick, a folder not ours: still one line, not a trace.
+        if verbose:
+            raise
+        where = " (%s)" % error.filename if error.filename else ""
+        print("error: %s%s" % (error.strerror or error, where), file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

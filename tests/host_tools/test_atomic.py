@@ -5,6 +5,7 @@ import stat
 import pytest
 
 from host_tools import atomic
+from host_tools.errors import SmartbinError
 
 
 def test_failed_write_leaves_the_old_file_and_no_temp_files(tmp_path):
@@ -41,3 +42,14 @@ def test_atomic_dir_replaces_the_folder_only_on_success(tmp_path):
     assert (final / "model.tflite").read_bytes() == b"v2"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
     assert stat.S_IMODE(final.stat().st_mode) & 0o055 == 0o055  # readable by others, like mkdir
+
+
+def test_a_file_where_the_folder_should_be_is_a_one_line_error(tmp_path):
+    in_the_way = tmp_path / "report"
+    in_the_way.write_text("notes")
+    with pytest.raises(SmartbinError, match="is a file, not a folder"):
+        atomic.write_text(in_the_way / "report.md", "x")
+    with pytest.raises(SmartbinError, match="is a file, not a folder"):
+        with atomic.atomic_dir(in_the_way / "deeper" / "model"):
+            pass
+    assert in_the_way.read_text() == "notes"

@@ -20,3 +20,15 @@ def test_verbose_after_the_subcommand_shows_the_traceback(tmp_path):
         cli.main(["power", "--config", missing, "--verbose"])
     with pytest.raises(SmartbinError, match="does not exist"):
         cli.main(["data", "check", str(tmp_path / "nope"), "--verbose"])
+
+
+def test_an_unexpected_disk_error_is_one_line_not_a_traceback(monkeypatch, capsys):
+    from host_tools import power
+
+    def disk_full(config_path):
+        raise OSError(28, "No space left on device", "/media/stick/report.md")
+
+    monkeypatch.setattr(power, "estimate", disk_full)
+    assert cli.main(["power"]) == 1
+    assert capsys.readouterr().err == (
+        "error: No space left on device (/media/stick/report.md)\n")

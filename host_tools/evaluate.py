@@ -77,6 +77,11 @@ def evaluate_model(model_dir, data_dir, split_manifest=None, subset="test", repo
     model_dir = Path(model_dir)
     model_contract, model_bytes = predict.load_model_folder(model_dir)
     labels = model_contract["labels"]
+    history_data = None
+    if report_dir is not None:  # read before scoring: a wrong --history fails at once
+        history_data = _read_json(history) if history else _read_json(model_dir / "history.json")
+        if history and history_data is None:
+            raise SmartbinError("no training history at %s" % history)
     files = labelled_files(data_dir, split_manifest, subset)
     if not files:
         raise SmartbinError("no photos to evaluate in %s" % data_dir)
@@ -103,9 +108,6 @@ def evaluate_model(model_dir, data_dir, split_manifest=None, subset="test", repo
         if key in model_contract:
             metrics[key] = model_contract[key]
     if report_dir is not None:
-        history_data = _read_json(history) if history else _read_json(model_dir / "history.json")
-        if history and history_data is None:
-            raise SmartbinError("no training history at %s" % history)
         report.write(report_dir, metrics, model_contract,
                      _read_json(model_dir / "export.json"), history_data)
     return metrics

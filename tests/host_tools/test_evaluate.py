@@ -68,3 +68,13 @@ def test_evaluate_refuses_a_tampered_flatbuffer(pipeline, tmp_path):
         f.write(b"\0")
     with pytest.raises(SmartbinError, match="sha256"):
         evaluate.evaluate_model(model_dir, pipeline["data"], pipeline["split"])
+
+
+def test_a_missing_history_for_the_report_fails_before_any_photo_is_scored(pipeline, tmp_path):
+    stages = []
+    with pytest.raises(SmartbinError, match="no training history"):
+        evaluate.evaluate_model(pipeline["model"], pipeline["data"], pipeline["split"],
+                                report_dir=tmp_path / "report",
+                                history=tmp_path / "missing.json",
+                                progress=lambda stage, done, total: stages.append(stage))
+    assert stages == [] and not (tmp_path / "report").exists()

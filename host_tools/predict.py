@@ -5,6 +5,7 @@ the int8 model runs in TensorFlow Lite Micro, the bin's runtime.
 """
 import hashlib
 import json
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -130,8 +131,16 @@ def configure(parser):
 def run(args):
     if args.contact_sheet and not args.contact_sheet.lower().endswith(".png"):
         raise SmartbinError("the contact sheet must be a .png file, not %s" % args.contact_sheet)
+    from host_tools.train import ProgressBars
+
     model_dir = args.model or default_model_dir()
-    results = predict_images(model_dir, args.images)
+    # many photos take a while; the bars go to stderr, only on a terminal
+    bars = ProgressBars() if sys.stderr.isatty() else None
+    try:
+        results = predict_images(model_dir, args.images, bars)
+    finally:
+        if bars:
+            bars.close()
     if args.contact_sheet:
         write_contact_sheet(results, args.contact_sheet)
     if args.json:

@@ -1,5 +1,6 @@
 """`smartbin predict`: label and confidence per photo, contact sheet, one-line errors."""
 import json
+import sys
 
 from PIL import Image
 
@@ -65,3 +66,14 @@ def test_default_model_prefers_the_trained_one_in_this_folder(tmp_path, monkeypa
     (tmp_path / "build" / "model").mkdir(parents=True)
     (tmp_path / "build" / "model" / "model.json").write_text("{}")
     assert str(predict.default_model_dir()) == "build/model"
+
+
+def test_predict_draws_progress_on_a_terminal_and_keeps_stdout_clean(pipeline, tmp_path,
+                                                                     capsys, monkeypatch):
+    photo = tmp_path / "photo.png"
+    shape_photo("disc", 9300).save(photo)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert cli.main(["predict", "--model", str(pipeline["model"]), str(photo), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert len(json.loads(captured.out)) == 1
+    assert "decode" in captured.err and "tflm" in captured.err

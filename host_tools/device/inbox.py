@@ -99,8 +99,12 @@ def _prompt(stem, meta, png_path, show=False):
         confidence, (int, float)) and predicted else (predicted or "no prediction")
     print("%s  predicted: %s" % (png_path, shown))
     while True:
-        answer = input("  class [Enter = %s, s = skip, q = quit, or a class name]: "
-                       % (predicted or "skip")).strip()
+        try:
+            answer = input("  class [Enter = %s, s = skip, q = quit, or a class name]: "
+                           % (predicted or "skip")).strip()
+        except EOFError:  # Ctrl-D, or no more answers piped in: stop as with q
+            print()
+            return None
         if answer == "q":
             return None
         if answer == "s" or (not answer and not predicted):

@@ -140,3 +140,13 @@ def test_inbox_cli_asks_per_image_with_the_prediction_as_default(
     out = capsys.readouterr().out
     assert "predicted: paper (75%)" in out and "1 frame(s) filed" in out
     assert len(list((tmp_path / "data" / "paper").glob("*.png"))) == 1
+
+
+def test_inbox_question_ends_quietly_at_end_of_input(tmp_path, monkeypatch, capsys):
+    from host_tools.device import inbox
+
+    def end_of_input(prompt):
+        raise EOFError
+
+    monkeypatch.setattr("builtins.input", end_of_input)
+    assert inbox._prompt("000001-ab", {"label": "paper"}, tmp_path / "000001-ab.png") is None

@@ -2,6 +2,7 @@
 modules of this package; it owns the progress bars and the output formats."""
 import contextlib
 import json
+import sys
 
 from host_tools.errors import SmartbinError
 
@@ -182,6 +183,14 @@ def _run_split(args):
         print("wrote %s: train %d, val %d, test %d photos; %d near-duplicate group%s kept "
               "in one subset" % (args.out, sizes["train"], sizes["val"], sizes["test"],
                                  len(groups), "" if len(groups) == 1 else "s"))
+    # Too few photos per class round a subset down to nothing; training needs val photos
+    # and the export's int8 check and `evaluate` need test photos.
+    for name, fraction in (("val", args.val), ("test", args.test)):
+        if fraction > 0 and not sizes[name]:
+            needed = next(n for n in range(1, 10000) if split._quota(n, fraction) >= 1)
+            print("warning: the %s part is empty: %g of each class rounds to 0 photos; add "
+                  "photos (at least %d per class) or raise --%s, or `smartbin train` and "
+                  "`export` will stop" % (name, fraction, needed, name), file=sys.stderr)
     return 0
 
 

@@ -50,6 +50,16 @@ def test_check_fails_with_one_line(tmp_path, capsys, layout, message):
         assert "(and 2 more)" in err
 
 
+def test_split_warns_when_too_few_photos_leave_val_empty(tmp_path, capsys):
+    make_dataset(tmp_path / "data", {"glass": 5, "paper": 5})
+    out = tmp_path / "split.json"
+    assert cli.main(["data", "split", str(tmp_path / "data"), "--out", str(out), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["sizes"]["val"] == 0
+    assert captured.err.startswith("warning: the val part is empty")
+    assert "at least 6 per class" in captured.err and "test part" not in captured.err
+
+
 def test_split_writes_the_manifest(tmp_path, capsys):
     make_dataset(tmp_path / "data", {"glass": 10, "paper": 10})
     out = tmp_path / "build" / "split.json"

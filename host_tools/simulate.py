@@ -205,8 +205,9 @@ def _summary(items, config, storage, boot_bin):
 def configure(parser):
     parser.add_argument("images", help="folder of photos (class folders optional: with them "
                                        "the report adds accuracy)")
-    parser.add_argument("--model", required=True,
-                        help="model folder with model.tflite and model.json")
+    parser.add_argument("--model", default=None,
+                        help="model folder with model.tflite and model.json (default: "
+                             "build/model, else models/default)")
     parser.add_argument("--config", default=str(DEFAULT_CONFIG),
                         help="bin config (default: firmware/config.json)")
     parser.add_argument("--json", action="store_true", help="print the full report as JSON")
@@ -221,7 +222,10 @@ def run(args):
             bar.total = total
             bar.update(done - bar.n)
 
-        report = simulate(args.images, args.model, args.config, progress=progress)
+        from host_tools.predict import default_model_dir
+
+        model_dir = args.model or default_model_dir()
+        report = simulate(args.images, model_dir, args.config, progress=progress)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0

@@ -105,3 +105,13 @@ def test_a_photo_given_instead_of_its_folder_is_named_as_a_file(tmp_path):
     Image.new("RGB", (8, 8)).save(photo)
     with pytest.raises(SmartbinError, match="is a file"):
         simulate.list_photos(photo)
+
+
+def test_without_model_the_cli_uses_the_trained_model_of_this_folder(
+        photos, tiny_int8_model, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(tiny_int8_model, tmp_path / "build" / "model")
+    assert main(["simulate", str(photos), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["summary"]["items"] == 5

@@ -111,12 +111,10 @@ def simulate(images_dir, model_dir, config_path=DEFAULT_CONFIG, progress=None):
     """Run the firmware on every photo; return {"items": [...], "summary": {...}}."""
     app, fakes = _firmware()
     photos = list_photos(images_dir)
-    contract = host_contract.load(model_dir)
-    model_path = Path(model_dir) / contract.get("tflite", "model.tflite")
-    try:
-        model_bytes = model_path.read_bytes()
-    except OSError:
-        raise SmartbinError("no model file at %s" % model_path)
+    # Checked against model.json's sha256 as `deploy` does: what runs here is what would ship.
+    from host_tools.predict import load_model_folder
+
+    contract, model_bytes = load_model_folder(model_dir)
     raw_config, config = read_config(config_path)
     settings = power_settings(raw_config)
 

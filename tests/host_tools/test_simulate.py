@@ -115,3 +115,20 @@ def test_without_model_the_cli_uses_the_trained_model_of_this_folder(
     shutil.copytree(tiny_int8_model, tmp_path / "build" / "model")
     assert main(["simulate", str(photos), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["summary"]["items"] == 5
+
+
+def test_a_model_file_that_does_not_match_its_contract_is_refused(photos, tiny_int8_model,
+                                                                   tmp_path):
+    import shutil
+
+    import hashlib
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(tiny_int8_model, model_dir)
+    contract = json.loads((model_dir / "model.json").read_text())
+    contract["sha256"] = hashlib.sha256((model_dir / "model.tflite").read_bytes()).hexdigest()
+    (model_dir / "model.json").write_text(json.dumps(contract))
+    with open(model_dir / "model.tflite", "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(SmartbinError, match="sha256"):
+        simulate.simulate(photos, model_dir)

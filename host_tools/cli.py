@@ -75,6 +75,13 @@ def main(argv=None):
             raise
         print("error: %s" % error, file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader stopped (`smartbin ... | head`): nothing to report, nowhere to report it.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 1
     except OSError as error:
         # Disk full, a vanished USB stick, a folder not ours: still one line, not a trace.
         if verbose:

@@ -32,3 +32,22 @@ def test_an_unexpected_disk_error_is_one_line_not_a_traceback(monkeypatch, capsy
     assert cli.main(["power"]) == 1
     assert capsys.readouterr().err == (
         "error: No space left on device (/media/stick/report.md)\n")
+
+
+def test_output_cut_short_by_the_reader_ends_quietly():
+    import os
+    import subprocess
+    import sys
+
+    # `smartbin power | head -0`: nobody reads the pipe any more
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        writer = subprocess.run(
+            [sys.executable, "-c", "import sys; from host_tools import cli; "
+             "sys.exit(cli.main(['power', '--json']))"],
+            stdout=write_end, stderr=subprocess.PIPE, timeout=60)
+    finally:
+        os.close(write_end)
+    assert writer.returncode == 1
+    assert writer.stderr.decode() == ""

@@ -84,6 +84,10 @@ def evaluate_model(model_dir, data_dir, split_manifest=None, subset="test", repo
             raise SmartbinError("no training history at %s" % history)
     files = labelled_files(data_dir, split_manifest, subset)
     if not files:
+        if split_manifest is not None:
+            where = "" if isinstance(split_manifest, dict) else " (%s)" % split_manifest
+            raise SmartbinError("the %s part of the split%s is empty: nothing to evaluate"
+                                % (subset, where))
         raise SmartbinError("no photos to evaluate in %s" % data_dir)
     unknown = sorted({label for _, label in files} - set(labels))
     if unknown:

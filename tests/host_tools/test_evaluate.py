@@ -78,3 +78,12 @@ def test_a_missing_history_for_the_report_fails_before_any_photo_is_scored(pipel
                                 history=tmp_path / "missing.json",
                                 progress=lambda stage, done, total: stages.append(stage))
     assert stages == [] and not (tmp_path / "report").exists()
+
+
+def test_an_empty_part_of_the_split_is_named(pipeline, tmp_path):
+    from host_tools.data import split
+
+    manifest = split.load_split(pipeline["split"])
+    manifest["subsets"]["val"] = []
+    with pytest.raises(SmartbinError, match="the val part of the split is empty"):
+        evaluate.evaluate_model(pipeline["model"], pipeline["data"], manifest, subset="val")

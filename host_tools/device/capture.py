@@ -38,11 +38,15 @@ def board_model_input(board, contract_path="/model.json"):
                             % contract_path) from None
 
 
-def capture(port, label, count, data_dir, progress=None, board=None):
-    """Take `count` photos on the board; return the list of PNG paths written."""
+def _check_request(label, count):
     check_label(label)
     if not isinstance(count, int) or count < 1 or count > 500:
         raise SmartbinError("-n must be between 1 and 500 photos")
+
+
+def capture(port, label, count, data_dir, progress=None, board=None):
+    """Take `count` photos on the board; return the list of PNG paths written."""
+    _check_request(label, count)
     class_dir = Path(data_dir) / label
     own_board = board is None
     board = board or Board(port)
@@ -93,6 +97,7 @@ def configure(parser):
 def run(args):
     from tqdm import tqdm
 
+    _check_request(args.label, args.n)  # a typo is named without a board
     check_port(args.port)  # before any progress bar is drawn
 
     with tqdm(total=args.n, unit="photo", desc="capture", leave=False) as bar:

@@ -37,6 +37,14 @@ def test_capture_cli_fails_in_one_line_without_a_port(capsys, tmp_path):
     assert capsys.readouterr().err.count("\n") == 1
 
 
+def test_capture_cli_names_a_bad_class_or_count_before_looking_for_the_board(capsys, tmp_path):
+    assert main(["capture", "--label", "", "--data", str(tmp_path)]) == 1
+    assert main(["capture", "--label", "battery", "-n", "0", "--data", str(tmp_path)]) == 1
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 2
+    assert "class name" in errors[0] and "-n must be" in errors[1]
+
+
 def test_error_log_lines_are_decoded_with_dates():
     decoded = decode_errors_log("1767225600 camera: capture failed\n"
                                 "86400 lid 2: brownout\nfatal: OSError(28,)\n")

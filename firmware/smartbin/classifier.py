@@ -32,6 +32,10 @@ class Classifier:
         self.input = self.interpreter.getInputTensor(0)
         self.output = self.interpreter.getOutputTensor(0)
         self.count = len(contract.labels)
+        scores_view = getattr(self.output, "buffer", None)
+        if scores_view is not None and len(scores_view()) != self.count:
+            # else the bin would sort by the wrong class names, or read past the scores
+            raise ModelError("model output size does not match the labels in model.json")
         buffer = getattr(self.input, "buffer", None)
         if buffer is not None:
             self.input_view = buffer()  # bulk path: the tensor's own bytes, no copy

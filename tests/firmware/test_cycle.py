@@ -182,6 +182,15 @@ def test_a_model_the_interpreter_rejects_is_logged_not_fatal(make_bin):
     assert smart_bin.moves() == ["general"]
 
 
+def test_a_model_whose_scores_do_not_match_the_labels_is_logged_not_used(make_bin):
+    smart_bin = make_bin(flash_with(), frames=[frame_for_class(1)],
+                         microlite=FakeMicrolite(labels=4))
+    bin_state = smart_bin.run()
+    assert bin_state.classifier is None
+    assert "output size does not match" in smart_bin.errors()
+    assert smart_bin.moves() == ["general"]
+
+
 def test_firmware_without_bulk_buffer_fills_the_tensor_value_by_value(make_bin):
     smart_bin = make_bin(flash_with(), frames=[frame_for_class(4)],
                          microlite=FakeMicrolite(with_buffer=False))

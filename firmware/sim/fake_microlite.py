@@ -39,6 +39,9 @@ class _Interpreter:
         self.input = _Tensor(owner.input_bytes, owner.with_buffer)
         self.output = _Tensor(owner.labels, True)
         self.invokes = 0
+        if owner.arena_internal is not None:
+            # only the firmware image's patched binding has arenaInternal(), as on the board
+            self.arenaInternal = lambda: owner.arena_internal
 
     def getInputTensor(self, index):
         return self.input
@@ -64,12 +67,13 @@ class _Interpreter:
 
 class FakeMicrolite:
     def __init__(self, input_bytes=96 * 96 * 3, labels=6, with_buffer=True, winner_score=127,
-                 broken=False):
+                 broken=False, arena_internal=True):
         self.input_bytes = input_bytes
         self.labels = labels
         self.with_buffer = with_buffer
         self.winner_byte = winner_score & 0xFF
         self.broken = broken
+        self.arena_internal = arena_internal  # None: a binding without arenaInternal()
         self.interpreters = []
 
     def interpreter(self, model, arena_size, input_callback, output_callback):

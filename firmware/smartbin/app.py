@@ -77,7 +77,7 @@ class SmartBin:
             except Exception as error:  # one bad servo must not keep the others shut
                 self.errors.add("boot: closing lids: %s %r" % (type(error).__name__, error))
                 self.lids.stop_all()
-        self.load_model()
+        self.load_model(cold)
         self.debug = DebugStore(storage, config.debug_dir, config.debug_max_frames,
                                 config.debug_max_bytes)
         contract = self.contract
@@ -95,7 +95,7 @@ class SmartBin:
         self.show_codes()
         gc.collect()
 
-    def load_model(self):
+    def load_model(self, cold):
         config = self.config
         try:
             self.contract = model_contract.load(self.hw.storage, config.contract_path)
@@ -103,6 +103,9 @@ class SmartBin:
                 raise model_contract.ContractError("no microlite module in this firmware")
             model = load_model(self.hw.storage, config.model_path)
             self.classifier = Classifier(self.microlite, model, self.contract)
+            if cold and not self.classifier.arena_internal():
+                self.errors.add("model: TFLM arena (%d bytes) is in PSRAM, inference is slower; "
+                                "a smaller model fits internal RAM" % self.contract.arena_bytes)
         except Exception as error:  # any model failure: keep sorting into the general lid
             self.classifier = None
             self.errors.add("model: %s" % (error,))

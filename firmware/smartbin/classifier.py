@@ -49,6 +49,12 @@ class Classifier:
         self.best = 0
         self.best_score = -128
 
+    def arena_internal(self):
+        """True when the arena sits in internal RAM (the firmware image's patched binding
+        says so); a binding that cannot tell is taken at its word."""
+        where = getattr(self.interpreter, "arenaInternal", None)
+        return True if where is None else bool(where())
+
     def classify(self):
         if self.staging is not None:
             self._copy_in()

@@ -191,6 +191,21 @@ def test_a_model_whose_scores_do_not_match_the_labels_is_logged_not_used(make_bi
     assert smart_bin.moves() == ["general"]
 
 
+def test_an_arena_that_fell_back_to_psram_is_logged_at_a_cold_boot(make_bin):
+    smart_bin = make_bin(flash_with(), frames=[frame_for_class(1)],
+                         microlite=FakeMicrolite(arena_internal=False))
+    smart_bin.run()
+    assert "arena (60000 bytes) is in PSRAM" in smart_bin.errors()
+    assert smart_bin.moves() == ["containers"]  # slower, but glass still goes to its lid
+
+
+def test_an_arena_in_internal_ram_logs_nothing(make_bin):
+    smart_bin = make_bin(flash_with(), frames=[frame_for_class(1)],
+                         microlite=FakeMicrolite(arena_internal=True))
+    smart_bin.run()
+    assert "PSRAM" not in smart_bin.errors()
+
+
 def test_firmware_without_bulk_buffer_fills_the_tensor_value_by_value(make_bin):
     smart_bin = make_bin(flash_with(), frames=[frame_for_class(4)],
                          microlite=FakeMicrolite(with_buffer=False))

@@ -153,7 +153,7 @@ def configure(parser):
 
 
 def run(args):
-    from host_tools.train import ProgressBars
+    from host_tools.progress import ProgressBars
 
     data_dir = Path(args.data or DEFAULT_DATA)
     if args.data is None and not data_dir.is_dir():

@@ -5,11 +5,12 @@ TensorFlow Lite Micro. The photos are either one subset of a split manifest, or 
 folder of class folders (e.g. photos taken with the bin, not in the training data).
 """
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from host_tools import contract, predict, report
+from host_tools import predict, report
 from host_tools.errors import SmartbinError
 
 METRICS_FILE = "metrics.json"
@@ -137,11 +138,11 @@ def configure(parser):
 
 
 def run(args):
-    from host_tools.train import ProgressBars
+    from host_tools.progress import ProgressBars
 
     model_dir = Path(args.model) if args.model else predict.default_model_dir()
     report_dir = (Path(args.out) if args.out else model_dir) if args.report else None
-    bars = None if args.json else ProgressBars()
+    bars = ProgressBars() if sys.stderr.isatty() and not args.json else None
     try:
         metrics = evaluate_model(model_dir, args.data, args.split, args.subset, report_dir,
                                  args.history, bars)

@@ -26,6 +26,7 @@ import numpy as np
 from host_tools import atomic, backbones, contract, tflm
 from host_tools import train as training
 from host_tools.errors import SmartbinError
+from host_tools.progress import ProgressBars
 
 TFLITE_FILE = "model.tflite"
 HEADER_FILE = "model.h"
@@ -299,7 +300,7 @@ def run(args):
         raise SmartbinError("--c-name must be a C identifier, not %r" % args.c_name)
     if args.calibration_images < 1:
         raise SmartbinError("--calibration-images must be at least 1")
-    bars = training.ProgressBars()
+    bars = ProgressBars()
     try:
         summary = export_model(args.train_dir, args.data, args.split, args.out,
                                args.max_int8_drop, args.gate_subset, args.calibration_images,

@@ -131,7 +131,7 @@ def configure(parser):
 def run(args):
     if args.contact_sheet and not args.contact_sheet.lower().endswith(".png"):
         raise SmartbinError("the contact sheet must be a .png file, not %s" % args.contact_sheet)
-    from host_tools.train import ProgressBars
+    from host_tools.progress import ProgressBars
 
     model_dir = args.model or default_model_dir()
     # many photos take a while; the bars go to stderr, only on a terminal

@@ -1,11 +1,9 @@
 """`smartbin deploy` against the virtual board: bytes, sha256 diffing, atomicity, boot check."""
-import hashlib
 import json
 
 import pytest
 
 from host_tools.cli import main
-from host_tools.device import deploy as deploy_module
 from host_tools.device.deploy import deploy, plan
 from host_tools.errors import SmartbinError
 from virtual_board import VirtualBoard

@@ -1,6 +1,7 @@
 """Shared test fixtures: a tiny real int8 model, so no test needs a trained one."""
 import pytest
 
+
 @pytest.fixture(scope="session")
 def tiny_int8_model(tmp_path_factory):
     """A real full-int8 TFLite model (96x96x3 -> the six TrashNet labels) with its model.json,

@@ -32,7 +32,12 @@ _COMMANDS = {
 }
 
 
-def _build_parser():
+def _chosen_command(argv):
+    """The subcommand named on the command line: the first word that is not an option."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
+def _build_parser(chosen):
     parser = argparse.ArgumentParser(
         prog="smartbin", description="Smart waste-segregation bin: host toolchain.")
     parser.add_argument("--version", action="version", version="smartbin " + __version__)
@@ -42,25 +47,20 @@ def _build_parser():
     for name, (module_name, help_text) in _COMMANDS.items():
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
         sub.set_defaults(_module_name=module_name)
-        if name in _selected_commands:
+        if name == chosen:
             importlib.import_module(module_name).configure(sub)
     return parser
-
-
-_selected_commands = set()
 
 
 def main(argv=None):
     """Run the CLI; return the exit code (0 ok, 1 error, 2 usage)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    # Only the chosen subcommand's module is imported (it may pull in TensorFlow).
-    _selected_commands.clear()
-    _selected_commands.update(a for a in argv if a in _COMMANDS)
     verbose = "--verbose" in argv or os.environ.get("SMARTBIN_VERBOSE") == "1"
     # --verbose is accepted anywhere (`smartbin deploy --port X --verbose`), not only first
     argv = ["--verbose"] + [a for a in argv if a != "--verbose"] if verbose else argv
     try:
-        parser = _build_parser()
+        # Only the chosen subcommand's module is imported (it may pull in TensorFlow).
+        parser = _build_parser(_chosen_command(argv))
         try:
             args = parser.parse_args(argv)
         except SystemExit as exit_request:

@@ -51,3 +51,17 @@ def test_output_cut_short_by_the_reader_ends_quietly():
         os.close(write_end)
     assert writer.returncode == 1
     assert writer.stderr.decode() == ""
+
+
+def test_only_the_chosen_subcommand_module_is_configured(monkeypatch):
+    configured = []
+    real_import = cli.importlib.import_module
+
+    def recording_import(name):
+        configured.append(name)
+        return real_import(name)
+
+    monkeypatch.setattr(cli.importlib, "import_module", recording_import)
+    # "data" as an option value must not pull in the data stage's module
+    assert cli.main(["--verbose", "power", "--config", "data", "--help"]) == 0
+    assert configured == ["host_tools.power"]

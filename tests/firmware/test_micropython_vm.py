@@ -10,7 +10,13 @@ from .helpers import FIRMWARE, LABELS, contract_dict, frame_for_class
 from .micropython_vm import FIRMWARE_MOUNTS, MicroPythonError, run_micropython, vm_available
 from .test_preprocess_parity import host_input, random_frame
 
-pytestmark = pytest.mark.skipif(not vm_available(), reason="needs `make node`")  # noqa
+
+
+@pytest.fixture(autouse=True)
+def micropython_vm_installed():
+    # A missing VM must fail the run, not quietly skip the proof that the firmware runs.
+    if not vm_available():
+        pytest.fail("the MicroPython VM is not installed: run `make node` (make test does)")
 
 FAKE_MODEL = b"\x1c\x00\x00\x00TFL3" + bytes(56)
 

@@ -14,10 +14,14 @@ Constructors (all keyword arguments optional except where noted):
   FakeLed(clock, name="")                      records (t_ms, 1/0)
   FakeWake(reasons=("sensor",), active_ms=0, clock=None)
       reason() returns the reasons in turn ("timer" when they run out); active() is True for
-      active_ms after each reason() (a PIR holding its output high).
-  FakePower(clock, reset_cause="power_on", sleep_ms=60000)
-      deep_sleep() records the sleep, advances the clock by sleep_ms, and makes the next
-      reset cause "deep_sleep"; the watchdog records a timeout when fed too late.
+      active_ms after each reason() (a PIR holding its output high); arm(sensor) records
+      whether the sensor wake was armed (`armed_sensor`).
+  FakePower(clock, reset_cause="power_on", sleep_ms=60000, wake=None)
+      deep_sleep() arms the wake sources, records the sleep, advances the clock by sleep_ms,
+      and makes the next reset cause "deep_sleep"; deep_sleep_for(ms) does the same with
+      the sensor unarmed and the clock advanced by ms (also in `timer_sleeps`). Like the
+      level-triggered ext0 wake, a sensor armed while active counts an `instant_wakes`.
+      The watchdog records a timeout when fed too late.
   RamStorage(capacity_bytes=4000000)           files in RAM with smartbin.storage's API;
       full=True (or going over capacity) raises OSError(ENOSPC) on writes.
   build_fake_hardware(config, ...)             all of the above, wired like the board.
@@ -138,6 +142,8 @@ class FakeServo:
             self.pulse = 0
             _record(self.records, (self.clock.ticks_ms(), 0))
 
+    park = stop  # the board also holds the pin low through deep sleep
+
 
 class FakeLed:
     def __init__(self, clock, name=""):
@@ -155,6 +161,8 @@ class FakeLed:
             self.lit = False
             _record(self.records, (self.clock.ticks_ms(), 0))
 
+    park = off  # the board also holds it off through deep sleep
+
     def blinks(self):
         return sum(1 for _, state in self.records if state == 1)
 
@@ -165,6 +173,7 @@ class FakeWake:
         self.active_ms = active_ms
         self.clock = clock
         self.active_until = -1
+        self.armed_sensor = None
 
     def reason(self):
         if self.clock is not None:
@@ -174,13 +183,19 @@ class FakeWake:
     def active(self):
         return self.clock is not None and self.clock.ticks_ms() < self.active_until
 
+    def arm(self, sensor=True):
+        self.armed_sensor = sensor
+
 
 class FakePower:
-    def __init__(self, clock, reset_cause="power_on", sleep_ms=60000):
+    def __init__(self, clock, reset_cause="power_on", sleep_ms=60000, wake=None):
         self.clock = clock
         self.cause = reset_cause
         self.sleep_ms = sleep_ms
+        self.wake = wake
         self.sleeps = []  # t_ms at which deep sleep started
+        self.timer_sleeps = []  # (t_ms, ms) of the sleeps with the sensor unarmed
+        self.instant_wakes = 0
         self.watchdog_ms = 0
         self.last_feed = 0
         self.watchdog_timeouts = 0
@@ -199,9 +214,22 @@ class FakePower:
         self.last_feed = now
 
     def deep_sleep(self):
+        if self.wake is not None:
+            self.wake.arm(sensor=True)
+            if self.wake.active():
+                self.instant_wakes += 1  # a board would be awake again at once
+        self._sleep(self.sleep_ms)
+
+    def deep_sleep_for(self, ms):
+        if self.wake is not None:
+            self.wake.arm(sensor=False)
+        _record(self.timer_sleeps, (self.clock.ticks_ms(), ms))
+        self._sleep(ms)
+
+    def _sleep(self, ms):
         self.feed_watchdog()
         _record(self.sleeps, self.clock.ticks_ms())
-        self.clock.advance(self.sleep_ms)
+        self.clock.advance(ms)
         self.cause = "deep_sleep"
         self.last_feed = self.clock.ticks_ms()
 
@@ -285,9 +313,10 @@ def build_fake_hardware(config, frames=(), wakes=("sensor",), reset_cause="power
     clock = clock if clock is not None else FakeClock()
     servos = [FakeServo(clock, lid["name"]) if lid["pin"] >= 0 else None
               for lid in config.lids]
+    wake = FakeWake(wakes, active_ms=active_ms, clock=clock)
     return Hardware(
         camera=FakeCamera(clock, frames, start_ms=camera_start_ms, frame_ms=frame_ms),
-        lids=servos, wake=FakeWake(wakes, active_ms=active_ms, clock=clock),
+        lids=servos, wake=wake,
         status_led=FakeLed(clock, "status"), flash_led=FakeLed(clock, "flash"),
-        clock=clock, power=FakePower(clock, reset_cause, sleep_ms),
+        clock=clock, power=FakePower(clock, reset_cause, sleep_ms, wake),
         storage=storage if storage is not None else RamStorage())

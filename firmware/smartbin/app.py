@@ -1,7 +1,8 @@
 """The bin's program: boot once, then serve each wake and go back to deep sleep.
 
 boot: read the config (bad values -> defaults + LED code), start the watchdog, notice a
-brownout, close every lid after a cold start, load the model once.
+restart in the middle of a lid move (gentle moves for a while if it looks like a
+brownout), close every lid after a cold start, load the model once.
 serve: a wake from the item sensor or the button runs one cycle; any exception is written
 to /errors.log and the bin sleeps and tries again on the next item.
 On the board deep sleep resets the chip, so every wake boots afresh; with fakes (tests,
@@ -16,11 +17,12 @@ from smartbin.cycle import Cycle, clear_moving_marker, moving_marker_found
 from smartbin.debug_store import DebugStore
 from smartbin.decide import Decider
 from smartbin.errors_log import ErrorLog
+from smartbin.gentle import GentleMode
 from smartbin.lids import Lids
 from smartbin.preprocess import Preprocessor
 
 CONFIG_PATH = "/config.json"
-# Present after a brownout: lids keep moving gently until it is deleted (supply fixed).
+# Items left in gentle mode after a suspected brownout (see smartbin/gentle.py).
 GENTLE_MARKER = "/gentle"
 # Status LED codes (blinks, repeated twice at boot).
 CODE_CONFIG = 2
@@ -41,6 +43,7 @@ class SmartBin:
         self.brownout = False
         self.codes = []
         self.served = 0
+        self.reason = None
 
     def boot(self):
         hw = self.hw
@@ -50,18 +53,9 @@ class SmartBin:
         self.reset_cause = hw.power.reset_cause()
         cold = self.reset_cause != "deep_sleep"
         hw.power.start_watchdog(config.watchdog_ms)
-        # MicroPython does not name brownouts (ports report them as power-on or watchdog
-        # resets); a marker left by a lid that never finished moving gives them away.
-        self.brownout = self.reset_cause == "brownout" or (
-            cold and moving_marker_found(storage))
-        if self.brownout:
-            self.errors.add("brownout during a lid move: gentler servo moves from now on")
-            clear_moving_marker(storage)
-            self.codes.append(CODE_BROWNOUT)
-            try:
-                storage.write(GENTLE_MARKER, b"1")  # remembered across deep sleep
-            except OSError:
-                pass
+        self.gentle = GentleMode(storage, GENTLE_MARKER, config.gentle_items)
+        if cold and moving_marker_found(storage):
+            self.restarted_mid_move()
         if cold and config.problems:
             for problem in config.problems:
                 self.errors.add("config: " + problem)
@@ -70,7 +64,7 @@ class SmartBin:
         if self.counts.problem:
             self.errors.add(self.counts.problem)
         self.lids = Lids(hw.lids, config, hw.clock, hw.power.feed_watchdog)
-        self.lids.gentle = self.brownout or storage.exists(GENTLE_MARKER)
+        self.lids.gentle = self.gentle.active()
         if cold:
             try:
                 self.lids.close_all()
@@ -94,6 +88,21 @@ class SmartBin:
                            self.lids, self.counts, self.debug, self.errors)
         self.show_codes()
         gc.collect()
+
+    def restarted_mid_move(self):
+        """The board restarted while a lid moved. MicroPython 1.27 reports a brownout as a
+        power-on reset (ports/esp32/modmachine.c), so only a power-on restart is taken as a
+        possible brownout; a watchdog or software reset says nothing about the supply."""
+        clear_moving_marker(self.hw.storage)
+        cause = self.reset_cause
+        if cause != "power_on":
+            self.errors.add("%s reset during a lid move" % cause)
+            return
+        self.brownout = True
+        self.errors.add("power lost during a lid move (brownout or unplugged): gentle lid "
+                        "moves for the next %d items" % self.config.gentle_items)
+        self.codes.append(CODE_BROWNOUT)
+        self.gentle.start()
 
     def load_model(self, cold):
         config = self.config
@@ -125,11 +134,15 @@ class SmartBin:
 
     def serve(self, reason):
         """Handle one wake; never raises (except KeyboardInterrupt, for development)."""
+        self.reason = reason
         if reason not in _ITEM_WAKES:
             return
         try:
             self.cycle.run()
             self.served += 1
+            if self.gentle.active():
+                self.gentle.item_done()
+                self.lids.gentle = self.gentle.active()
         except Exception as error:
             self.errors.add("cycle: %s %r" % (type(error).__name__, error))
             try:
@@ -141,14 +154,27 @@ class SmartBin:
             self.hw.power.feed_watchdog()
 
     def sleep(self):
-        """Wait (bounded) for the sensor to go quiet, then deep sleep until the next item."""
+        """Wait (bounded) for the sensor to go quiet, then deep sleep until the next item.
+
+        The sensor wake is level-triggered: armed while the sensor is still active (a PIR
+        with a long hold time, or one whose output idles at the wake level) it would wake
+        the bin at once, for nothing. Then the bin sleeps on a timer instead and looks
+        again; the button still wakes it."""
         hw = self.hw
+        config = self.config
         waited = 0
-        while hw.wake.active() and waited < self.config.wait_idle_ms:
+        while hw.wake.active() and waited < config.wait_idle_ms:
             hw.clock.sleep_ms(100)
             waited += 100
         hw.status_led.off()
-        hw.power.deep_sleep()
+        if not hw.wake.active():
+            hw.power.deep_sleep()
+            return
+        if self.reason != "timer":  # once per episode, not at every timer wake
+            self.errors.add("wake sensor still active after %d ms: sleeping %d ms before "
+                            "arming it (check pins.wake_level and the sensor's hold time)"
+                            % (config.wait_idle_ms, config.busy_sensor_sleep_ms))
+        hw.power.deep_sleep_for(config.busy_sensor_sleep_ms)
 
 
 def main(hw, config, microlite=None, wakes=0):

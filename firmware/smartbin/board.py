@@ -6,12 +6,22 @@ Interfaces (the fakes in firmware/sim implement the same):
   camera       configure(width, height, grayscale), on(), capture() -> frame buffer
                (reused; raises OSError on failure), off()
   lids         list of servo outputs: pulse_us(us), stop(); None for a lid without a pin
-  wake         reason() -> "sensor" | "button" | "timer" | "power_on", active() -> bool
+  wake         reason() -> "sensor" | "button" | "timer" | "power_on", active() -> bool,
+               arm(sensor=True)
   status_led, flash_led   on(), off()
   clock        ticks_ms(), sleep_ms(ms), time()
-  power        reset_cause() -> "power_on" | "deep_sleep" | "watchdog" | "soft" | "hard"
-               | "brownout", start_watchdog(ms), feed_watchdog(), deep_sleep()
+  power        reset_cause() -> "power_on" | "deep_sleep" | "watchdog" | "soft" | "hard",
+               start_watchdog(ms), feed_watchdog(), deep_sleep() (until an item or the
+               button), deep_sleep_for(ms) (until the timer or the button)
   storage      smartbin.storage.Storage
+
+MicroPython 1.27 names no brownout: ports/esp32/modmachine.c maps ESP_RST_BROWNOUT to
+PWRON_RESET, so a brownout reads "power_on" here (the app looks for other evidence).
+Outputs are parked with the pad hold (`Pin(..., hold=True)`, ports/esp32/machine_pin.c),
+not esp32.gpio_deep_sleep_hold (absent or a no-op on the ESP32). The default pins are RTC
+GPIOs, whose hold lasts through deep sleep: the flash LED stays off, the servo signals
+stay low, the camera stays powered down. Each device releases its hold (`hold=False`)
+before it drives the pin again.
 """
 import time
 
@@ -74,7 +84,7 @@ class BoardCamera:
         pins = self.pins
         power = pins["camera_power"]
         if power >= 0:
-            Pin(power, Pin.OUT, hold=False).value(0)  # release the sleep hold, power up
+            Pin(power, Pin.OUT, value=0, hold=False)  # release the sleep hold, power up
         self.camera = Camera(
             data_pins=pins["camera_data"], vsync_pin=pins["camera_vsync"],
             href_pin=pins["camera_href"], sda_pin=pins["camera_sda"],
@@ -105,7 +115,8 @@ class BoardCamera:
 
 
 class PwmServo:
-    """One servo signal pin: 50 Hz PWM while moving, nothing at all otherwise."""
+    """One servo signal pin: 50 Hz PWM while moving; otherwise held low (no pulses, so the
+    servo neither jitters nor draws holding current), also through deep sleep."""
 
     def __init__(self, pin):
         self.pin = pin
@@ -113,6 +124,7 @@ class PwmServo:
 
     def pulse_us(self, us):
         if self.pwm is None:
+            Pin(self.pin, Pin.OUT, value=0, hold=False)  # release the sleep hold
             self.pwm = PWM(Pin(self.pin), freq=_SERVO_HZ, duty_ns=us * 1000)
         else:
             self.pwm.duty_ns(us * 1000)
@@ -121,14 +133,17 @@ class PwmServo:
         if self.pwm is not None:
             self.pwm.deinit()
             self.pwm = None
-        Pin(self.pin, Pin.OUT, value=0)
+        Pin(self.pin, Pin.OUT, value=0, hold=True)
+
+    park = stop
 
 
 class Led:
     def __init__(self, pin, active_low=False):
-        self.pin = Pin(pin, Pin.OUT) if pin >= 0 else None
         self.active_low = active_low
-        self.off()
+        self.pin = None
+        if pin >= 0:  # released from the sleep hold, off
+            self.pin = Pin(pin, Pin.OUT, value=1 if active_low else 0, hold=False)
 
     def on(self):
         if self.pin is not None:
@@ -138,9 +153,15 @@ class Led:
         if self.pin is not None:
             self.pin.value(1 if self.active_low else 0)
 
+    def park(self):
+        """Off, and held off through deep sleep (a floating GPIO4 lets the flash LED glow)."""
+        if self.pin is not None:
+            self.pin.init(Pin.OUT, value=1 if self.active_low else 0, hold=True)
+
 
 class Wake:
-    """Item sensor on an RTC GPIO (ext0 wake) and an optional button (ext1 wake)."""
+    """Item sensor on an RTC GPIO (ext0 wake) and an optional button (ext1 wake). The
+    sensor pin is pulled to its idle level, so an unplugged sensor reads idle."""
 
     def __init__(self, pin, level, button):
         self.pin = pin
@@ -157,12 +178,18 @@ class Wake:
             return "timer"
         return "power_on"
 
-    def active(self):
-        return Pin(self.pin, Pin.IN).value() == self.level
+    def _sensor_pin(self):
+        return Pin(self.pin, Pin.IN, Pin.PULL_DOWN if self.level else Pin.PULL_UP)
 
-    def arm(self):
-        level = esp32.WAKEUP_ANY_HIGH if self.level else esp32.WAKEUP_ALL_LOW
-        esp32.wake_on_ext0(pin=Pin(self.pin, Pin.IN), level=level)
+    def active(self):
+        return self._sensor_pin().value() == self.level
+
+    def arm(self, sensor=True):
+        """ext0 is level-triggered: armed while the sensor is active it wakes at once, so
+        the caller arms the sensor only once it is idle."""
+        if sensor:
+            level = esp32.WAKEUP_ANY_HIGH if self.level else esp32.WAKEUP_ALL_LOW
+            esp32.wake_on_ext0(pin=self._sensor_pin(), level=level)
         if self.button >= 0:
             esp32.wake_on_ext1(pins=(Pin(self.button, Pin.IN, Pin.PULL_DOWN),),
                                level=esp32.WAKEUP_ANY_HIGH)
@@ -180,8 +207,9 @@ class Clock:
 
 
 class Power:
-    def __init__(self, wake):
+    def __init__(self, wake, parked=()):
         self.wake = wake
+        self.parked = parked  # devices with park(): outputs held safe through deep sleep
         self.watchdog = None
 
     def reset_cause(self):
@@ -194,20 +222,30 @@ class Power:
             return "soft"
         if cause == machine.HARD_RESET:
             return "hard"
-        return "power_on"
+        return "power_on"  # also a brownout on MicroPython 1.27
 
     def start_watchdog(self, timeout_ms):
+        # On the esp32 the WDT cannot be stopped and a second WDT() only changes the
+        # timeout (machine_wdt.c: esp_task_wdt_reconfigure); the host tools rely on that.
         self.watchdog = machine.WDT(timeout=timeout_ms)
 
     def feed_watchdog(self):
         if self.watchdog is not None:
             self.watchdog.feed()
 
+    def _park(self):
+        for device in self.parked:
+            device.park()
+
     def deep_sleep(self):
-        self.wake.arm()
-        if hasattr(esp32, "gpio_deep_sleep_hold"):
-            esp32.gpio_deep_sleep_hold(True)  # keep the camera's PWDN level while asleep
+        self.wake.arm(sensor=True)
+        self._park()
         machine.deepsleep()
+
+    def deep_sleep_for(self, ms):
+        self.wake.arm(sensor=False)
+        self._park()
+        machine.deepsleep(ms)
 
 
 def build_hardware(config, storage):
@@ -215,7 +253,10 @@ def build_hardware(config, storage):
     pins = config.pins
     wake = Wake(pins["wake"], pins["wake_level"], pins["button"])
     servos = [PwmServo(lid["pin"]) if lid["pin"] >= 0 else None for lid in config.lids]
+    status_led = Led(pins["status_led"], pins["status_led_active_low"])
+    flash_led = Led(pins["flash_led"])
+    parked = [servo for servo in servos if servo is not None] + [status_led, flash_led]
     return Hardware(
         camera=BoardCamera(pins, config.xclk_hz), lids=servos, wake=wake,
-        status_led=Led(pins["status_led"], pins["status_led_active_low"]),
-        flash_led=Led(pins["flash_led"]), clock=Clock(), power=Power(wake), storage=storage)
+        status_led=status_led, flash_led=flash_led, clock=Clock(),
+        power=Power(wake, parked), storage=storage)

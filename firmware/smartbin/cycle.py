@@ -7,7 +7,7 @@ are buffers made at boot and filled in place."""
 import gc
 
 UNKNOWN = -1
-_MOVING = "/moving"  # present only while a lid moves: found at boot, it means a brownout
+_MOVING = "/moving"  # present only while a lid moves: found at boot, a restart mid-move
 
 
 class Cycle:
@@ -83,8 +83,10 @@ class Cycle:
             storage.write(_MOVING, b"1")
         except OSError:
             pass  # flash full: only the brownout hint is lost
-        self.lids.serve(lid)
-        storage.remove(_MOVING)
+        try:
+            self.lids.serve(lid)
+        finally:  # only a restart (no Python left running) may leave the marker behind
+            storage.remove(_MOVING)
 
     def log(self):
         labels = self.contract.labels if self.contract else ()

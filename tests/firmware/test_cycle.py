@@ -215,22 +215,71 @@ def test_firmware_without_bulk_buffer_fills_the_tensor_value_by_value(make_bin):
     assert smart_bin.counts()["classes"] == {"plastic": 1}
 
 
-def test_a_lid_left_moving_by_a_reset_means_brownout_and_gentler_moves(make_bin):
-    storage = flash_with()
-    storage.files["/moving"] = b"1"
+def _opening_steps(servo, cold):
+    """Pulses of a servo's first opening move (after the boot close on a cold start)."""
+    pulses = [p for _, p in servo.records if p][1 if cold else 0:]
+    return pulses[:pulses.index(2000) + 1]
+
+
+def _with_config(**servo):
+    config = json.loads(flash_with().read("/config.json"))
+    config["servo"].update(servo)
+    return flash_with(json.dumps(config))
+
+
+def test_a_power_on_restart_mid_move_gives_gentle_moves_for_a_bounded_number_of_items(make_bin):
+    storage = _with_config(gentle_items=2)
+    storage.files["/moving"] = b"1"  # left by a lid that was moving when power was lost
     smart_bin = make_bin(storage, frames=[frame_for_class(3)], reset_cause="power_on")
     bin_state = smart_bin.run()
-    assert bin_state.brownout and bin_state.lids.gentle
-    assert "brownout" in smart_bin.errors()
+    assert bin_state.brownout
+    assert "power lost during a lid move" in smart_bin.errors()
     assert not storage.exists("/moving")
     config = smart_bin.config
-    opening = [p for _, p in smart_bin.hw.lids[0].records if p][1:]  # after the boot close
-    assert len(opening[:opening.index(2000) + 1]) == config.gentle_ramp_ms // config.step_ms
-    later = make_bin(storage, frames=[frame_for_class(3)], reset_cause="deep_sleep")
-    assert later.run().lids.gentle  # remembered after deep sleep, until /gentle is deleted
-    storage.remove("/gentle")
-    assert not make_bin(storage, frames=[frame_for_class(3)],
-                        reset_cause="deep_sleep").run().lids.gentle
+    assert len(_opening_steps(smart_bin.hw.lids[0], True)) == config.gentle_ramp_ms // config.step_ms
+    # the first item used one of the two gentle items; the next uses the second, then normal
+    second = make_bin(storage, frames=[frame_for_class(3)], reset_cause="deep_sleep")
+    second.run()
+    assert len(_opening_steps(second.hw.lids[0], False)) == config.gentle_ramp_ms // config.step_ms
+    third = make_bin(storage, frames=[frame_for_class(3)], reset_cause="deep_sleep")
+    assert not third.run().lids.gentle
+    assert len(_opening_steps(third.hw.lids[0], False)) == config.ramp_ms // config.step_ms
+    assert not storage.exists("/gentle")
+
+
+def test_a_watchdog_restart_mid_move_is_logged_but_does_not_slow_the_lids(make_bin):
+    storage = flash_with()
+    storage.files["/moving"] = b"1"
+    smart_bin = make_bin(storage, frames=[frame_for_class(3)], reset_cause="watchdog")
+    bin_state = smart_bin.run()
+    assert not bin_state.brownout and not bin_state.lids.gentle
+    assert "watchdog reset during a lid move" in smart_bin.errors()
+    assert not storage.exists("/moving") and not storage.exists("/gentle")
+
+
+def test_a_marker_from_an_older_firmware_or_a_garbled_count_ends_gentle_mode_soon(make_bin):
+    storage = flash_with()
+    storage.files["/gentle"] = b"1"  # older firmware: "gentle forever"
+    smart_bin = make_bin(storage, reset_cause="deep_sleep", frames=[frame_for_class(3)])
+    smart_bin.run()
+    config = smart_bin.config
+    assert len(_opening_steps(smart_bin.hw.lids[0], False)) == (config.gentle_ramp_ms
+                                                               // config.step_ms)
+    assert not storage.exists("/gentle")
+    storage.files["/gentle"] = b"garbled"
+    assert not make_bin(storage, reset_cause="deep_sleep", wakes=["timer"]).run().lids.gentle
+
+
+def test_an_error_during_a_lid_move_leaves_no_restart_marker(make_bin):
+    smart_bin = make_bin(flash_with(), frames=[frame_for_class(3)], reset_cause="deep_sleep")
+
+    def broken_servo(us):
+        raise ValueError("servo driver fault")
+
+    smart_bin.hw.lids[0].pulse_us = broken_servo
+    smart_bin.run()
+    assert "servo driver fault" in smart_bin.errors()
+    assert not smart_bin.storage.exists("/moving")
 
 
 def test_the_watchdog_is_fed_through_a_long_hold(make_bin):
@@ -243,12 +292,40 @@ def test_the_watchdog_is_fed_through_a_long_hold(make_bin):
     assert smart_bin.hw.power.watchdog_ms >= 30000
 
 
-def test_the_bin_waits_for_the_sensor_to_go_quiet_before_sleeping(make_bin):
-    smart_bin = make_bin(flash_with(), frames=[frame_for_class(1)], active_ms=60000,
-                         reset_cause="deep_sleep")
+def test_the_bin_waits_for_the_sensor_to_go_quiet_then_arms_it(make_bin):
+    config = json.loads(flash_with().read("/config.json"))
+    config["sleep"]["wait_idle_ms"] = 60000
+    smart_bin = make_bin(flash_with(json.dumps(config)), frames=[frame_for_class(1)],
+                         active_ms=50000, reset_cause="deep_sleep")
     smart_bin.run()
-    serve_end = smart_bin.hw.lids[1].records[-1][0]
-    assert smart_bin.hw.power.sleeps[0] - serve_end >= smart_bin.config.wait_idle_ms
+    quiet_at = smart_bin.hw.wake.active_until
+    assert smart_bin.hw.lids[1].records[-1][0] < quiet_at  # the sensor outlasted the cycle
+    assert quiet_at <= smart_bin.hw.power.sleeps[0] < quiet_at + 100
+    assert smart_bin.hw.wake.armed_sensor is True
+    assert smart_bin.hw.power.instant_wakes == 0 and smart_bin.hw.power.timer_sleeps == []
+
+
+def test_a_sensor_that_stays_active_is_not_armed_and_nothing_more_is_sorted(make_bin):
+    """A PIR idling at the wake level (or holding longer than the wait) would re-wake the
+    bin at once through the level-triggered ext0 wake; the bin sleeps on a timer instead."""
+    smart_bin = make_bin(flash_with(), frames=[frame_for_class(1)] * 3,
+                         wakes=["sensor", "timer", "timer"], active_ms=10 ** 9,
+                         reset_cause="deep_sleep")
+    smart_bin.run(wakes=3)
+    power = smart_bin.hw.power
+    assert power.instant_wakes == 0
+    assert [ms for _, ms in power.timer_sleeps] == [smart_bin.config.busy_sensor_sleep_ms] * 3
+    assert smart_bin.hw.wake.armed_sensor is False
+    assert smart_bin.moves() == ["containers"]  # the one real item; timer wakes sort nothing
+    assert smart_bin.errors().count("wake sensor still active") == 1
+
+
+def test_the_old_behaviour_would_have_woken_the_bin_at_once(make_bin):
+    """The fake reports what a board does when the sensor is armed while active."""
+    smart_bin = make_bin(flash_with(), wakes=["timer"], active_ms=10 ** 9)
+    smart_bin.hw.wake.reason()
+    smart_bin.hw.power.deep_sleep()
+    assert smart_bin.hw.power.instant_wakes == 1
 
 
 def test_counts_survive_a_power_cut_in_the_middle_of_a_write(tmp_path, monkeypatch):

@@ -15,14 +15,15 @@ class PixelFormat:
     RGB888 = 5
 
 
-class FrameSize:
+class FrameSize:  # names as in the camera API's modcamera.c (note R128x128)
     R96X96 = 0
     QQVGA = 1
-    R128X128 = 2
+    R128x128 = 2
     QCIF = 3
     HQVGA = 4
     R240X240 = 5
     QVGA = 6
+    R320X320 = 7
 
 
 class GrabMode:
@@ -30,12 +31,8 @@ class GrabMode:
     LATEST = 1
 
 
-class GainCeiling:
-    X2 = 0
-
-
 _SIZES = {0: (96, 96), 1: (160, 120), 2: (128, 128), 3: (176, 144), 4: (240, 176),
-          5: (240, 240), 6: (320, 240)}
+          5: (240, 240), 6: (320, 240), 7: (320, 320)}
 _BYTES_PER_PIXEL = {0: 2, 1: 2, 3: 1, 5: 3}
 
 
@@ -78,8 +75,3 @@ class Camera:
 
     def get_pixel_height(self):
         return _SIZES[self._frame_size][1]
-
-    def __getattr__(self, name):  # sensor settings (set_vflip, set_brightness...) are accepted
-        if name.startswith("set_") or name.startswith("get_"):
-            return lambda *args, **kwargs: None
-        raise AttributeError(name)

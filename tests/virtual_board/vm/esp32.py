@@ -18,6 +18,3 @@ def wake_on_touch(wake):
 def raw_temperature():
     return 120
 
-
-def gpio_deep_sleep_hold(enable):
-    pass

@@ -5,6 +5,24 @@ Everything goes through mpremote's own API (raw REPL exec/eval and its `fs_*` me
 this module adds what the host tools need on top: atomic writes on the board (temp file,
 checksum, rename), a checksum that says "missing" instead of raising, and a soft reset
 that lets `main.py` run and returns what the board printed.
+
+The board's own resets, handled on purpose:
+- The bin's watchdog (machine.WDT, 30 s) cannot be stopped and outlives the raw REPL's
+  soft reset; a second WDT() only changes its timeout (MicroPython 1.27,
+  ports/esp32/machine_wdt.c). So the first thing a session runs after interrupting the
+  application re-arms it with HOST_WATCHDOG_MS, and each later step feeds it once
+  HOLD_REFRESH_SECONDS have passed. A host that vanishes mid-session leaves a board that
+  resets itself into the application within HOST_WATCHDOG_MS.
+- Opening the port may reset the board through DTR/RTS, depending on the adapter and the
+  OS (mpremote keeps pyserial's default of both lines asserted, which the usual
+  two-transistor auto-reset circuit reads as "run"). Either way the session keeps sending
+  Ctrl-C for `connect_seconds`, which also catches a board that has just rebooted.
+- A bin in deep sleep cannot answer. If nothing answers, the session pulses EN low
+  through RTS as esptool's hard reset does (ESP32-CAM-MB and other auto-reset adapters),
+  which wakes it, and knocks again; adapters without the line (or a pty) skip this.
+- A session that stopped the application ends with a hard reset (mpremote's `reset`
+  command: machine.reset()), so the bin boots into the application as at power-on and
+  goes back to sorting, instead of waiting at the REPL.
 """
 import contextlib
 import errno
@@ -21,6 +39,13 @@ from host_tools.errors import SmartbinError
 CHUNK_BYTES = 1024
 TEMP_SUFFIX = ".part"
 SOFT_REBOOT = b"MPY: soft reboot\r\n"
+# Longer than any single step (a 1 MB model is about 5 minutes of raw REPL at 115200 baud).
+HOST_WATCHDOG_MS = 600000
+HOLD_REFRESH_SECONDS = 60.0
+HOLD_OFF_WATCHDOG = "import machine\nmachine.WDT(timeout=%d).feed()" % HOST_WATCHDOG_MS
+# mpremote's own `reset` command (mpremote/main.py)
+RESTART = "import time, machine; time.sleep_ms(100); machine.reset()"
+BOOT_SECONDS = 5.0  # from an EN reset to the application's first Ctrl-C-able line
 
 
 def check_port(port):
@@ -50,6 +75,7 @@ class Board:
         from mpremote.transport_serial import SerialTransport
 
         self.port = port
+        self._held_at = None  # time.monotonic() of the last watchdog hold-off
         try:
             self._transport = SerialTransport(port, baudrate=baudrate)
         except TransportError:
@@ -67,25 +93,54 @@ class Board:
         from mpremote.transport import TransportError
 
         deadline = time.monotonic() + connect_seconds
+        reset_sent = False
         with self._errors("connecting"):
             while True:
                 try:
                     # mpremote prints what it got on failure: not for our users.
                     with contextlib.redirect_stdout(io.StringIO()):
                         self._transport.enter_raw_repl(soft_reset=soft_reset, timeout_overall=5)
-                    return
+                    break
                 except TransportError:
+                    if not reset_sent and self._reset_through_rts():
+                        reset_sent = True  # a sleeping bin boots now: knock while it does
+                        deadline = max(deadline, time.monotonic() + BOOT_SECONDS)
+                        continue
                     if time.monotonic() >= deadline:
                         raise SmartbinError(
-                            "the board on %s does not answer: a bin in deep sleep cannot. Press "
-                            "its RST button and run the command again right away" % self.port
-                        ) from None
+                            "the board on %s does not answer%s: a bin in deep sleep cannot. "
+                            "Press its RST button and run the command again right away"
+                            % (self.port, " even after a reset through RTS" if reset_sent
+                               else "")) from None
+            self._hold_off_watchdog()
+
+    def _reset_through_rts(self):
+        """Pulse EN low through RTS (esptool's hard reset; DTR low keeps IO0 high, so the
+        chip boots the application). False when the port has no modem lines."""
+        serial = self._transport.serial
+        try:
+            serial.dtr = False
+            serial.rts = True
+            time.sleep(0.1)
+            serial.rts = False
+        except (OSError, ValueError):
+            return False
+        return True
+
+    def _hold_off_watchdog(self):
+        """Re-arm the bin's watchdog with the host's long timeout (see the module doc)."""
+        self._transport.exec(HOLD_OFF_WATCHDOG)
+        self._held_at = time.monotonic()
 
     # ---- life cycle -------------------------------------------------------------------
     def close(self):
-        with contextlib.suppress(OSError):
+        """End the session; a board left in the raw REPL is reset into its application."""
+        from mpremote.transport import TransportError
+
+        with contextlib.suppress(OSError, TransportError):
             if self._transport.in_raw_repl:
-                self._transport.exit_raw_repl()
+                self._transport.exec_raw_no_follow(RESTART)
+                self._transport.in_raw_repl = False
         self._close_quietly()
 
     def _close_quietly(self):
@@ -105,6 +160,9 @@ class Board:
         from mpremote.transport import TransportError, TransportExecError, _convert_filesystem_error
 
         try:
+            if (self._held_at is not None and self._transport.in_raw_repl
+                    and time.monotonic() - self._held_at >= HOLD_REFRESH_SECONDS):
+                self._hold_off_watchdog()
             yield
         except TransportExecError as error:
             converted = _convert_filesystem_error(error, path)
@@ -262,6 +320,7 @@ class Board:
         """Stop whatever runs (Ctrl-C) and get back to the raw REPL without a reset."""
         with self._errors("interrupting the application"):
             self._transport.enter_raw_repl(soft_reset=False)
+            self._hold_off_watchdog()
 
 
 def _filesystem_error(error_number, action, path):

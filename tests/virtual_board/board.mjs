@@ -2,10 +2,13 @@
 // speaking the board's REPL on stdin/stdout, with its flash filesystem kept in a host folder.
 //
 // The VM's own REPL already does the raw REPL (Ctrl-A, code, Ctrl-D -> "OK"); this file answers
-// the three things the VM does differently from a board: it hangs on a raw-paste request
+// the things the VM does differently from a board: it hangs on a raw-paste request
 // (answered here: raw-paste is done as a board does it, or declined with --raw-paste off), it
-// soft-reboots on Ctrl-D at an empty prompt (a fresh VM, flash kept), and it mounts a
-// filesystem whose errors use the board's errno numbers (vm_boot.py).
+// soft-reboots on Ctrl-D at an empty prompt (a fresh VM, flash kept), it mounts a
+// filesystem whose errors use the board's errno numbers (vm_boot.py), and it has the chip's
+// reset logic: the task watchdog that machine.WDT arms (no way to stop it, kept through soft
+// resets, a hard reset when not fed in time, as ports/esp32/machine_wdt.c on MicroPython
+// 1.27), machine.reset(), and the cause machine.reset_cause() reports.
 //
 // usage: node board.mjs --flash DIR [--capacity BYTES] [--frames DIR] [--heap BYTES]
 //                       [--raw-paste on|off]
@@ -133,6 +136,20 @@ globalThis.board_camera = {
   },
 };
 
+// The chip's reset logic (numbers as ports/esp32/modmachine.c's reset_reason_t).
+const RESET = { PWRON: 1, HARD: 2, WDT: 3, DEEPSLEEP: 4, SOFT: 5 };
+let resetCause = RESET.PWRON;
+let watchdog = null;      // {timeoutMs, fedAt}: armed by machine.WDT, cleared only by a hard reset
+let resetRequested = 0;   // machine.reset() was called: reset once the current command ends
+globalThis.board_machine = {
+  reset_cause: () => resetCause,
+  // A second WDT() changes the timeout of the one watchdog (esp_task_wdt_reconfigure).
+  wdt_start(ms) { watchdog = { timeoutMs: ms, fedAt: Date.now() }; },
+  wdt_feed() { if (watchdog) watchdog.fedAt = Date.now(); },
+  reset() { resetRequested = RESET.HARD; },
+  deep_sleep() { watchdog = null; },
+};
+
 // Output: one pipe write per burst, not per byte.
 let pending = [];
 let dropOk = 0;  // raw-paste: the VM's "OK" was already answered with \x04
@@ -189,7 +206,31 @@ let pasteRequest = 0; // bytes of "\x05A\x01" seen
 let paste = null;     // raw-paste mode: the command received so far
 const PASTE_WINDOW = 256;
 
+async function hardReset(cause) {
+  // As a chip reset: the ROM's banner, a fresh VM, boot.py and main.py, the normal REPL.
+  watchdog = null;
+  resetCause = cause;
+  rawMode = false; lineLength = 0; pasteRequest = 0; paste = null; dropOk = 0; muted = false;
+  emit(cause === RESET.WDT ? "\r\nrst:0x7 (TG0WDT_SYS_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n"
+                           : "\r\nrst:0xc (SW_CPU_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n");
+  flush();
+  vm = await startVm();
+  vm.runPython("import vm_boot\nvm_boot.run_file('boot.py')\nvm_boot.run_file('main.py')\ndel vm_boot");
+  flush();
+  vm.replInit();
+  flush();
+}
+
+const watchdogTimer = setInterval(() => {
+  if (watchdog && Date.now() - watchdog.fedAt > watchdog.timeoutMs) {
+    watchdog = null;
+    queue = queue.then(() => hardReset(RESET.WDT));  // between two host commands
+  }
+}, 20);
+watchdogTimer.unref();
+
 async function softReboot(fromRaw) {
+  resetCause = RESET.SOFT;
   emit(fromRaw ? "OK\r\n" : "\r\n");
   emit("MPY: soft reboot\r\n");
   flush();
@@ -255,7 +296,14 @@ async function handle(byte) {
 let queue = Promise.resolve();
 process.stdin.on("data", data => {
   queue = queue.then(async () => {
-    for (const byte of data) await handle(byte);
+    for (const byte of data) {
+      await handle(byte);
+      if (resetRequested) {
+        const cause = resetRequested;
+        resetRequested = 0;
+        await hardReset(cause);
+      }
+    }
     flush();
   });
 });

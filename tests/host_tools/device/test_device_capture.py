@@ -7,6 +7,7 @@ from host_tools import contract
 from host_tools.cli import main
 from host_tools.device.capture import capture
 from host_tools.device.monitor import decode_errors_log, read_errors
+from host_tools.device.transport import Board
 from host_tools.errors import SmartbinError
 
 
@@ -54,8 +55,12 @@ def test_error_log_lines_are_decoded_with_dates():
 
 
 def test_monitor_shows_the_boards_error_log(board, deployed, capsys):
-    (board.flash_dir / "errors.log").write_text("1767225600 camera: capture failed\n")
-    assert read_errors(board.port) == [("2026-01-01 00:00:00 UTC", "camera: capture failed")]
+    # Written through the board: each session ends with a reset into the application,
+    # which appends its own lines (the virtual board has no microlite).
+    with Board(board.port) as connection:
+        connection.write_file("/errors.log", b"1767225600 camera: capture failed\n")
+    decoded = read_errors(board.port)
+    assert decoded[0] == ("2026-01-01 00:00:00 UTC", "camera: capture failed")
     assert main(["monitor", "--port", board.port, "--errors-only"]) == 0
     assert "camera: capture failed" in capsys.readouterr().out
 

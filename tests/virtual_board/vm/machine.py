@@ -1,5 +1,9 @@
-"""The parts of MicroPython's `machine` module the ESP32-CAM application touches, inert."""
+"""The parts of MicroPython's `machine` module the ESP32-CAM application touches: inert,
+except the reset logic (watchdog, reset(), reset_cause()), which board.mjs keeps outside
+the VM so that it outlives a soft reset as the chip's does."""
 import time
+
+import js
 
 PWRON_RESET = 1
 HARD_RESET = 2
@@ -99,11 +103,17 @@ class RTC:
 
 
 class WDT:
-    def __init__(self, timeout=5000, **kwargs):
-        pass
+    """One watchdog; only feed() (the esp32 port has no deinit and no timeout_ms)."""
+
+    def __init__(self, id=0, timeout=5000):
+        if id != 0:
+            raise ValueError
+        if timeout <= 0:
+            raise ValueError("WDT timeout too short")
+        js.board_machine.wdt_start(timeout)
 
     def feed(self):
-        pass
+        js.board_machine.wdt_feed()
 
 
 def freq(value=None):
@@ -115,7 +125,7 @@ def unique_id():
 
 
 def reset_cause():
-    return PWRON_RESET
+    return js.board_machine.reset_cause()
 
 
 def wake_reason():
@@ -127,11 +137,14 @@ def lightsleep(ms=0):
 
 
 def deepsleep(ms=0):
-    # A board resets here; the virtual board ends the program, as the reset would.
+    # A board powers down here (its watchdog with it) and boots afresh at the wake; the
+    # virtual board ends the program, as the reset would.
+    js.board_machine.deep_sleep()
     raise SystemExit
 
 
 def reset():
+    js.board_machine.reset()  # the board resets once this command has ended
     raise SystemExit
 
 

@@ -94,3 +94,28 @@ def test_cut_link_fails_the_host_and_the_board_keeps_running(board, tmp_path):
     board.connect()
     result = mpremote(board, "exec", "print('still here')")
     assert result.stdout.strip() == "still here"
+
+
+def test_the_watchdog_survives_a_soft_reset_and_resets_an_unfed_board_as_the_esp32(board):
+    # ports/esp32/machine_wdt.c on 1.27: no deinit, kept through soft resets (the raw
+    # REPL's Ctrl-D), a second WDT() only changes the timeout
+    armed = mpremote(board, "exec", "import machine; machine.WDT(timeout=1000)", "soft-reset",
+                     "exec", "x = 1")
+    assert armed.returncode == 0, armed.stderr
+    time.sleep(2.5)
+    after = mpremote(board, "resume", "exec",
+                     "import machine; print(machine.reset_cause(), 'x' in globals())")
+    assert after.returncode == 0, after.stderr
+    assert after.stdout.split() == ["3", "False"]  # WDT_RESET, a fresh interpreter
+
+
+def test_machine_reset_is_a_hard_reset_that_runs_main_py(board):
+    (board.flash_dir / "main.py").write_text("print('main ran')\n")
+    try:
+        result = mpremote(board, "reset")
+        assert result.returncode == 0, result.stderr
+        time.sleep(0.5)
+        cause = mpremote(board, "resume", "exec", "import machine; print(machine.reset_cause())")
+        assert cause.stdout.strip() == "2"
+    finally:
+        (board.flash_dir / "main.py").unlink()

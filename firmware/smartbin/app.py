@@ -184,7 +184,12 @@ def main(hw, config, microlite=None, wakes=0):
     smart_bin.boot()
     count = 0
     while True:
-        smart_bin.serve(hw.wake.reason())
+        reason = hw.wake.reason()
+        if count == 0 and smart_bin.reset_cause == "soft":
+            # A soft reset (the host tools restarting the app) keeps the chip's last
+            # deep-sleep wake cause: that item was served long ago.
+            reason = "power_on"
+        smart_bin.serve(reason)
         smart_bin.sleep()
         count += 1
         if wakes and count >= wakes:

@@ -111,6 +111,14 @@ def test_power_on_and_timer_wakes_open_no_lid(make_bin):
     assert smart_bin.hw.camera.power_ups == 0
 
 
+def test_a_soft_reset_does_not_serve_the_stale_wake_of_the_last_deep_sleep(make_bin):
+    # after `smartbin deploy` restarts the app, the ESP32 still reports the ext0 wake
+    smart_bin = make_bin(flash_with(), frames=[frame_for_class(1)], wakes=["sensor"],
+                         reset_cause="soft")
+    smart_bin.run()
+    assert smart_bin.moves() == [] and smart_bin.hw.camera.power_ups == 0
+
+
 def test_camera_failure_still_empties_the_chute_into_the_general_lid(make_bin):
     smart_bin = make_bin(flash_with(), frames=[frame_for_class(1)])
     smart_bin.hw.camera.broken = True

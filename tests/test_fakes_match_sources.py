@@ -12,21 +12,16 @@ from those modules or their objects is looked up there; the virtual board's modu
 """
 import ast
 import functools
-import os
 import re
-import tarfile
 from pathlib import Path
 
-import pytest
+from pinned_sources import CAMERA_API, MICROLITE, MICROPYTHON, read_source
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE = REPO_ROOT / "firmware"
 VM_MODULES = REPO_ROOT / "tests" / "virtual_board" / "vm"
 PATCHES = FIRMWARE / "image" / "patches"
 
-MICROPYTHON = "micropython-1.27.0.tar.gz"
-CAMERA_API = "micropython-camera-API-0.6.2.tar.gz"
-MICROLITE = "tensorflow-micropython-examples-bd91b47.tar.gz"
 MICROLITE_C = "micropython-modules/microlite/tensorflow-microlite.c"
 
 # Conditions of table entries that hold on the AI-Thinker ESP32-CAM but are decided by
@@ -39,26 +34,6 @@ _TRUE_ON_ESP32 = {
 
 
 # ---- the pinned sources -------------------------------------------------------------------
-def sources_dir():
-    folder = os.environ.get("SMARTBIN_FW_SOURCES") or str(REPO_ROOT.parent / "shared" / "src")
-    if not Path(folder, MICROPYTHON).is_file():
-        pytest.fail("the pinned upstream sources are missing: set SMARTBIN_FW_SOURCES to a "
-                    "folder holding %s, %s and %s (CI: ../shared/src)"
-                    % (MICROPYTHON, CAMERA_API, MICROLITE), pytrace=False)
-    return Path(folder)
-
-
-@functools.lru_cache(maxsize=None)
-def read_source(archive, path):
-    """The text of `path` (relative to the archive's top folder) inside a source archive."""
-    with tarfile.open(sources_dir() / archive) as tar:
-        for member in tar.getmembers():
-            if member.isfile() and member.name.split("/", 1)[-1] == path:
-                text = tar.extractfile(member).read().decode("utf-8", "replace")
-                return text.replace("\r\n", "\n")  # as the image build converts them
-    raise AssertionError("%s has no %s" % (archive, path))
-
-
 def apply_patch(text, patch_text, path):
     """`text` with the hunks of a unified diff for `path` applied (exact context match)."""
     sections = re.split(r"^--- ", patch_text, flags=re.M)[1:]

@@ -29,7 +29,7 @@ MICROLITE_C = "micropython-modules/microlite/tensorflow-microlite.c"
 # wake, touch sensors, and the build target is the ESP32.
 _TRUE_ON_ESP32 = {
     "SOC_PM_SUPPORT_EXT0_WAKEUP", "SOC_PM_SUPPORT_EXT1_WAKEUP", "SOC_TOUCH_SENSOR_SUPPORTED",
-    "CONFIG_IDF_TARGET_ESP32", "SOC_RMT_SUPPORTED",
+    "CONFIG_IDF_TARGET_ESP32",
 }
 
 
@@ -298,8 +298,6 @@ def unknown_attributes(uses):
                 problems.append("%s: %s has no %s" % (where, kind, attr))
             continue
         members = api.get(kind, {})
-        if attr in api and kind == attr:
-            continue
         if kind in ("machine", "esp32", "camera") and kind + "." + attr in api:
             present = members.get(attr)
         else:

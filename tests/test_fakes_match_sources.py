@@ -174,6 +174,35 @@ def real_api():
     }
 
 
+def _allowed_args(text, function):
+    """Keyword names a C function parses (its `allowed_args[]`)."""
+    start = re.search(r"^static [^\n]*\b%s\(" % function, text, re.M)
+    assert start, "no function %s" % function
+    body = text[start.end():text.index("\n}\n", start.end())]
+    table = body[body.index("allowed_args[]"):]
+    return set(re.findall(r"\{\s*MP_QSTR_(\w+),\s*MP_ARG", table[:table.index("};")]))
+
+
+@functools.lru_cache(maxsize=None)
+def real_keywords():
+    """{constructor type or (type, function): keyword names it accepts}."""
+    def mp(path):
+        return read_source(MICROPYTHON, path)
+
+    pin = _allowed_args(mp("ports/esp32/machine_pin.c"), "machine_pin_obj_init_helper")
+    modesp32 = mp("ports/esp32/modesp32.c")
+    return {
+        "machine.Pin": pin, ("machine.Pin", "init"): pin,
+        "machine.PWM": _allowed_args(mp("ports/esp32/machine_pwm.c"),
+                                     "mp_machine_pwm_init_helper"),
+        "machine.WDT": _allowed_args(mp("extmod/machine_wdt.c"), "machine_wdt_make_new"),
+        "camera.Camera": _allowed_args(read_source(CAMERA_API, "src/modcamera_api.c"),
+                                       "mp_camera_make_new"),
+        ("esp32", "wake_on_ext0"): _allowed_args(modesp32, "esp32_wake_on_ext0"),
+        ("esp32", "wake_on_ext1"): _allowed_args(modesp32, "esp32_wake_on_ext1"),
+    }
+
+
 # ---- what the application uses ----------------------------------------------------------
 # The project's own device classes (smartbin/board.py), reached through `hw.<device>`.
 _HARDWARE = {"camera": "board.BoardCamera", "wake": "board.Wake", "status_led": "board.Led",
@@ -190,6 +219,7 @@ class _Uses(ast.NodeVisitor):
     def __init__(self, tree):
         self.names = {"microlite": "microlite", "hw": "Hardware", "self.hw": "Hardware"}
         self.uses = []
+        self.keywords = []  # (line, constructor type or (type, function), keyword)
         self.scopes = []
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
@@ -251,6 +281,18 @@ class _Uses(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Call(self, node):
+        target = None
+        if isinstance(node.func, ast.Attribute):
+            owner = self.type_of(node.func.value)
+            if (owner, node.func.attr) in real_keywords():
+                target = (owner, node.func.attr)
+        kind = self.type_of(node.func)
+        if target is None and kind in real_keywords():
+            target = kind
+        if target is not None:
+            for keyword in node.keywords:
+                if keyword.arg:
+                    self.keywords.append((node.lineno, target, keyword.arg))
         # getattr(x, "name", ...) and hasattr(x, "name") are uses of "name" too
         if (isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr")
                 and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant)):
@@ -260,20 +302,28 @@ class _Uses(ast.NodeVisitor):
         self.generic_visit(node)
 
 
-def uses_in(source, name="<source>"):
-    """[(where, type, attribute)] for one module's source text."""
+def uses_in(source, name="<source>", keywords=False):
+    """[(where, type, attribute)] for one module's source text; with keywords=True
+    [(where, callee, keyword)] of the keyword arguments given to the real APIs."""
     tree = ast.parse(source, name)
     visitor = _Uses(tree)
     visitor.visit(tree)
-    return [("%s:%d" % (name, line), kind, attr) for line, kind, attr in visitor.uses]
+    found = visitor.keywords if keywords else visitor.uses
+    return [("%s:%d" % (name, line), kind, attr) for line, kind, attr in found]
 
 
-def application_uses():
+def application_uses(keywords=False):
     files = [FIRMWARE / "main.py"] + sorted((FIRMWARE / "smartbin").glob("*.py"))
     found = []
     for path in files:
-        found += uses_in(path.read_text(), str(path.relative_to(REPO_ROOT)))
+        found += uses_in(path.read_text(), str(path.relative_to(REPO_ROOT)), keywords)
     return found
+
+
+def unknown_keywords(calls):
+    table = real_keywords()
+    return ["%s: %s takes no keyword %s" % (where, callee, keyword)
+            for where, callee, keyword in calls if keyword not in table[callee]]
 
 
 def _board_classes():
@@ -345,6 +395,25 @@ def test_the_scanner_catches_an_attribute_the_real_module_lacks():
 
 def test_the_application_uses_only_what_the_real_modules_have():
     assert unknown_attributes(application_uses()) == []
+
+
+def test_the_application_passes_only_keywords_the_real_functions_take():
+    calls = application_uses(keywords=True)
+    found = {(callee, keyword) for _, callee, keyword in calls}
+    for expected in (("machine.Pin", "hold"), ("machine.PWM", "duty_ns"),
+                     ("machine.WDT", "timeout"), ("camera.Camera", "powerdown_pin"),
+                     (("esp32", "wake_on_ext0"), "level"), (("machine.Pin", "init"), "hold")):
+        assert expected in found, expected
+    assert unknown_keywords(calls) == []
+
+
+def test_the_keyword_check_catches_a_misspelt_keyword():
+    source = ("from machine import Pin, PWM\nimport esp32\n"
+              "def f():\n    Pin(4, Pin.OUT, hld=True)\n    PWM(Pin(2), frequency=50)\n"
+              "    esp32.wake_on_ext0(pin=Pin(13), edge=1)\n")
+    problems = "\n".join(unknown_keywords(uses_in(source, keywords=True)))
+    for name in ("hld", "frequency", "edge"):
+        assert name in problems, name
 
 
 def test_every_camera_frame_size_the_bin_asks_for_exists():

@@ -14,7 +14,7 @@ from smartbin.classifier import Classifier, load_model
 from smartbin.counts import Counts
 from smartbin.cycle import Cycle, clear_moving_marker, moving_marker_found
 from smartbin.debug_store import DebugStore
-from smartbin.decide import Decider
+from smartbin.decide import Decider, choose_threshold
 from smartbin.errors_log import ErrorLog
 from smartbin.lids import Lids
 from smartbin.preprocess import Preprocessor
@@ -82,7 +82,8 @@ class SmartBin:
                                 config.debug_max_bytes)
         contract = self.contract
         labels = contract.labels if contract else ()
-        threshold_score = contract.score_at_least(config.threshold) if contract else 128
+        threshold_score = contract.score_at_least(
+            choose_threshold(config.threshold, contract.threshold)) if contract else 128
         decider = Decider(config, labels, threshold_score)
         if cold and decider.unmapped:
             self.errors.add("config: no lid for " + ",".join(decider.unmapped)

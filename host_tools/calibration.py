@@ -18,7 +18,8 @@ from host_tools.errors import SmartbinError
 
 ECE_BINS = 15
 # The search range of T: below 0.05 or above 20 a model is broken, not miscalibrated.
-_LOG_T_RANGE = (math.log(0.05), math.log(20.0))
+TEMPERATURE_RANGE = (0.05, 20.0)
+_LOG_T_RANGE = (math.log(TEMPERATURE_RANGE[0]), math.log(TEMPERATURE_RANGE[1]))
 _SEARCH_STEPS = 80
 # A score of exactly 0 (int8 output at its floor) would make the NLL infinite.
 DEFAULT_PROBABILITY_FLOOR = 1e-7
@@ -113,6 +114,13 @@ def fit_temperature(logits, truth):
             b = low + ratio * (high - low)
             loss_b = loss(b)
     return float(math.exp((low + high) / 2))
+
+
+def at_search_limit(temperature):
+    """True when a fitted T sits at the edge of the search range: at 20 the scores carry
+    almost no information about these photos, at 0.05 the model is far too timid."""
+    low, high = TEMPERATURE_RANGE
+    return temperature <= low * 1.01 or temperature >= high * 0.99
 
 
 # ---- the Keras model's head ---------------------------------------------------------------

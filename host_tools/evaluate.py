@@ -83,7 +83,7 @@ def sorting_metrics(truth, scores, labels, model_contract,
     return {"lids": lids_name or "one per recycling class",
             "lid_names": table.names,
             "model_threshold": threshold,
-            "model_threshold_from": "model.json's" if recommended_by_model else "default",
+            "model_threshold_from": "model.json's" if recommended_by_model else "the default",
             "at_model_threshold": sorting.point(truth, scores, threshold, table),
             "recommended": sorting.recommend(curve, target),
             "curve": curve}
@@ -170,7 +170,7 @@ def summary_lines(metrics):
     sorting_figures = metrics["sorting"]
     calibration_figures = metrics["calibration"]
     return [
-        "sorting (%s): at the %s threshold %.2f, %s"
+        "sorting (%s): at %s threshold %.2f, %s"
         % (sorting_figures["lids"], sorting_figures["model_threshold_from"],
            sorting_figures["model_threshold"],
            _point_text(sorting_figures["at_model_threshold"])),

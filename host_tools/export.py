@@ -312,6 +312,7 @@ def export_model(train_dir, data_dir, split_manifest, out_dir,
     }
     calibration_figures = {
         "temperature": round(temperature, 4), "fitted": bool(calibrate),
+        "temperature_at_search_limit": calibration.at_search_limit(temperature),
         "fitted_on": held_name, "ece_bins": calibration.ECE_BINS,
         "before": {
             "calibration_set": {"float": calibration.figures(
@@ -423,5 +424,9 @@ def run(args):
     print("calibration on %s: temperature %.2f; ECE %.3f -> %.3f, NLL %.3f -> %.3f (float)"
           % (fitted["fitted_on"], fitted["temperature"], before["ece"], after["ece"],
              before["nll"], after["nll"]))
+    if fitted["temperature_at_search_limit"]:
+        print("warning: the temperature is at the edge of its search range (%g..%g): on these "
+              "photos the model's scores say little about which class is right"
+              % calibration.TEMPERATURE_RANGE)
     print("sorting threshold in model.json: %s" % figures["sorting"]["statement"])
     return 0

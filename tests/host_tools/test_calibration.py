@@ -45,6 +45,15 @@ def test_fitted_temperature_recovers_the_one_that_made_the_labels():
     after = calibration.expected_calibration_error(calibration.softmax(logits, temperature),
                                                    truth)
     assert after < 0.02 < before
+    assert not calibration.at_search_limit(temperature)
+
+
+def test_labels_unrelated_to_the_scores_push_the_temperature_to_its_limit():
+    rng = np.random.default_rng(4)
+    logits = rng.normal(0, 3, (2000, 4))
+    truth = rng.integers(0, 4, 2000)
+    temperature = calibration.fit_temperature(logits, truth)
+    assert calibration.at_search_limit(temperature) and temperature > 10
 
 
 def _small_model(head="dense_softmax"):

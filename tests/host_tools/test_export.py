@@ -139,7 +139,7 @@ def test_export_recommends_the_threshold_evaluate_finds_on_the_val_subset(pipeli
     assert (sorting_block["threshold"], sorting_block["target_met"]) == \
         (recommended["threshold"], recommended["target_met"])
     assert val["sorting"]["model_threshold_from"] == (
-        "model.json's" if sorting_block["threshold"] is not None else "default")
+        "model.json's" if sorting_block["threshold"] is not None else "the default")
 
 
 def test_export_records_calibration_before_and_after_the_fitted_temperature(pipeline):

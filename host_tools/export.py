@@ -386,7 +386,8 @@ def configure(parser):
                         help="folder of class folders to fit the temperature and the "
                              "recommended threshold on (default: the split's val subset)")
     parser.add_argument("--no-calibration", action="store_true",
-                        help="keep the model's raw scores (temperature 1)")
+                        help="keep the model's raw scores (temperature 1); the threshold is "
+                             "still measured")
     parser.add_argument("--target-contamination", type=float,
                         default=sorting.DEFAULT_TARGET_CONTAMINATION,
                         help="largest share of recycling-lid items in the wrong lid that the "
@@ -401,8 +402,6 @@ def run(args):
     if not 0 < args.target_contamination < 1:
         raise SmartbinError("--target-contamination must be between 0 and 1 (0.1 is 10%%), "
                             "not %s" % args.target_contamination)
-    if args.calibrate_on and args.no_calibration:
-        raise SmartbinError("--calibrate-on and --no-calibration exclude each other")
     bars = ProgressBars()
     try:
         summary = export_model(args.train_dir, args.data, args.split, args.out,

@@ -163,10 +163,10 @@ def _sorting_lines(sorting_figures):
 def _calibration_lines(metrics, export_figures):
     figures = metrics["calibration"]
     lines = ["## Confidence", "",
-             "On these photos the int8 scores have ECE %.3f (%d bins) and NLL %.3f: a score "
-             "of 0.8 should be right about 80%% of the time, and ECE is the item-weighted "
-             "gap between score and accuracy." % (figures["ece"], figures["ece_bins"],
-                                                  figures["nll"]), ""]
+             "On these photos the int8 scores have ECE %.3f (%d bins) and NLL %.3f. ECE is "
+             "the item-weighted gap between mean top score and accuracy over bins of the top "
+             "score; at 0, items scored 0.8 are right 80%% of the time."
+             % (figures["ece"], figures["ece_bins"], figures["nll"]), ""]
     fitted = (export_figures or {}).get("calibration")
     if fitted:
         lines += ["Export: temperature %.2f fitted on %s. Before and after (float; int8 "

@@ -178,10 +178,10 @@ def test_export_cli_refuses_a_percent_target_and_an_unknown_calibration_class(pi
     assert cli.main(base + ["--target-contamination", "10"]) == 1
     assert "--target-contamination" in capsys.readouterr().err
     (tmp_path / "held_out" / "banana").mkdir(parents=True)
-    shutil_photo = tmp_path / "held_out" / "banana" / "b.png"
+    photo = tmp_path / "held_out" / "banana" / "b.png"
     from ml_helpers import shape_photo
 
-    shape_photo("disc", 1).save(shutil_photo)
+    shape_photo("disc", 1).save(photo)
     assert cli.main(base + ["--calibrate-on", str(tmp_path / "held_out")]) == 1
     err = capsys.readouterr().err
     assert "banana" in err and err.count("\n") == 1

@@ -180,29 +180,42 @@ def c_header(model_bytes, name, model_contract):
         "", "#endif  // %s" % guard, ""])
 
 
+VAL_SUBSET = "val"  # in `calibrate_on`: the split's val subset
+
+
 def held_out_photos(data_dir, manifest, labels, spec, calibrate_on=None, split_name=None,
                     progress=None):
     """(pixels, label indices, description) of the photos the temperature and the threshold
-    are fitted on: the folder `calibrate_on` (class folders), else the split's val subset."""
+    are fitted on: each entry of `calibrate_on` is a folder of class folders or "val" (the
+    split's val subset), all put together; by default the val subset alone."""
     from host_tools.data import images
 
-    if calibrate_on is not None:
-        classes = images.list_class_folders(calibrate_on)
-        unknown = sorted(set(classes) - set(labels))
-        if unknown:
-            raise SmartbinError("%s has class folder%s %s that the model does not know (it "
-                                "knows %s)" % (calibrate_on, "s" if len(unknown) > 1 else "",
-                                               ", ".join(unknown), ", ".join(labels)))
-        files = [(path, label) for label, paths in classes.items() for path in paths]
-        pixels = training.load_pixels(files, spec, progress, stage="decode calibration")
-        truth = np.array([labels.index(label) for _, label in files], np.int64)
-        return pixels, truth, "folder %s (%d photos)" % (calibrate_on, len(files))
-    if not manifest["subsets"].get("val"):
-        raise SmartbinError("the split has no val photos to calibrate on: pass --calibrate-on "
-                            "DIR, or --no-calibration")
-    pixels, truth = training.load_split_arrays(data_dir, manifest, "val", spec, progress)
-    where = " of %s" % split_name if split_name else ""
-    return pixels, truth, "val subset%s (%d photos)" % (where, len(truth))
+    sources = [calibrate_on] if isinstance(calibrate_on, (str, Path)) \
+        else list(calibrate_on or [VAL_SUBSET])
+    all_pixels, all_truth, names = [], [], []
+    for source in sources:
+        if str(source) == VAL_SUBSET:
+            if not manifest["subsets"].get("val"):
+                raise SmartbinError("the split has no val photos to calibrate on: pass "
+                                    "--calibrate-on DIR")
+            pixels, truth = training.load_split_arrays(data_dir, manifest, "val", spec,
+                                                       progress)
+            where = " of %s" % split_name if split_name else ""
+            names.append("val subset%s (%d photos)" % (where, len(truth)))
+        else:
+            classes = images.list_class_folders(source)
+            unknown = sorted(set(classes) - set(labels))
+            if unknown:
+                raise SmartbinError("%s has class folder%s %s that the model does not know "
+                                    "(it knows %s)" % (source, "s" if len(unknown) > 1 else "",
+                                                       ", ".join(unknown), ", ".join(labels)))
+            files = [(path, label) for label, paths in classes.items() for path in paths]
+            pixels = training.load_pixels(files, spec, progress, stage="decode calibration")
+            truth = np.array([labels.index(label) for _, label in files], np.int64)
+            names.append("folder %s (%d photos)" % (source, len(files)))
+        all_pixels.append(pixels)
+        all_truth.append(truth)
+    return np.concatenate(all_pixels), np.concatenate(all_truth), " + ".join(names)
 
 
 def int8_probabilities(int8_outputs, output):
@@ -217,8 +230,9 @@ def export_model(train_dir, data_dir, split_manifest, out_dir,
                  calibration_images=DEFAULT_CALIBRATION_IMAGES, c_name="smartbin_model",
                  progress=None, calibrate_on=None, calibrate=True,
                  target_contamination=sorting.DEFAULT_TARGET_CONTAMINATION):
-    """Calibrate the model in `train_dir` (temperature fitted on `calibrate_on`, else the
-    split's val subset; `calibrate` False keeps T = 1), quantize it to int8, check it in
+    """Calibrate the model in `train_dir` (temperature fitted on `calibrate_on`: folders of
+    class folders and/or "val", see `held_out_photos`; by default the split's val subset;
+    `calibrate` False keeps T = 1), quantize it to int8, check it in
     TFLM, gate int8 accuracy against float on `gate_subset`, recommend the threshold for
     `target_contamination` and write the model folder `out_dir`.
 
@@ -382,9 +396,10 @@ def configure(parser):
     parser.add_argument("--calibration-images", type=int, default=DEFAULT_CALIBRATION_IMAGES)
     parser.add_argument("--c-name", default="smartbin_model",
                         help="C identifier of the array in model.h")
-    parser.add_argument("--calibrate-on", metavar="DIR", default=None,
+    parser.add_argument("--calibrate-on", metavar="DIR", action="append", default=None,
                         help="folder of class folders to fit the temperature and the "
-                             "recommended threshold on (default: the split's val subset)")
+                             "recommended threshold on, or 'val' for the split's val subset; "
+                             "repeat to combine (default: val)")
     parser.add_argument("--no-calibration", action="store_true",
                         help="keep the model's raw scores (temperature 1); the threshold is "
                              "still measured")

@@ -159,11 +159,14 @@ def test_export_calibrates_on_a_given_folder_or_not_at_all(pipeline, tmp_path):
     folder = make_shapes_dataset(tmp_path / "held_out", per_class=4, start_seed=7000)
     exported = export.export_model(pipeline["train"], pipeline["data"], pipeline["split"],
                                    tmp_path / "model", max_int8_drop=100.0,
-                                   calibration_images=10, calibrate_on=folder,
+                                   calibration_images=10, calibrate_on=["val", folder],
                                    target_contamination=0.3)
-    assert exported["sorting"]["measured_on"].startswith("folder %s (12 photos)" % folder)
+    val_photos = len(pipeline["manifest"]["subsets"]["val"])
+    assert exported["sorting"]["measured_on"] == (
+        "val subset of %s (%d photos) + folder %s (12 photos), int8 model"
+        % (pipeline["split"], val_photos, folder))
     assert exported["sorting"]["target_contamination"] == 0.3
-    assert exported["export"]["calibration"]["fitted_on"].startswith("folder")
+    assert exported["export"]["calibration"]["fitted_on"].endswith("(12 photos)")
     raw = export.export_model(pipeline["train"], pipeline["data"], pipeline["split"],
                               tmp_path / "raw", max_int8_drop=100.0, calibration_images=10,
                               calibrate=False)

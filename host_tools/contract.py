@@ -14,7 +14,11 @@ Example::
       "output": {"dtype": "int8", "scale": 0.00390625, "zero_point": -128},
       "tflite": "model.tflite",
       "flatbuffer_bytes": 318000, "sha256": "...",
-      "arena_bytes": 104000, "macs": 7000000
+      "arena_bytes": 104000, "macs": 7000000,
+      "sorting": {"threshold": 0.72, "target_contamination": 0.1, "target_met": true,
+                  "coverage": 0.55, "contamination": 0.09, "min_coverage": 0.05,
+                  "measured_on": "val subset of build/split.json (252 photos), int8 model",
+                  "lids": "one per recycling class; ..."}
     }
 
 Pixel rule. The model carries its own normalisation, so its int8 input is the camera's
@@ -25,6 +29,13 @@ exporter refuses a model whose input quantisation is anything else. An RGB565 fr
 Grayscale models ("colour_order": "GRAY", 1 channel) take the sensor's luma byte; from an
 RGB888 photo the host uses Pillow's ``convert("L")`` (ITU-R 601-2: L = R*299/1000 +
 G*587/1000 + B*114/1000).
+
+Sorting threshold. ``sorting.threshold`` is the confidence (0..1) the top class needs for
+its recycling lid, recommended by the export: the lowest threshold at which at most
+``target_contamination`` of the recycling-lid items of ``measured_on`` were in the wrong
+lid (``target_met`` false: none was, it is the cleanest one instead; null: no
+recommendation). The bin uses it unless its config.json sets ``decide.threshold``; a
+model.json without it means 0.6. The other fields record how it was chosen.
 """
 import json
 from pathlib import Path
@@ -86,7 +97,19 @@ def validate(contract):
          "'output' must give dtype int8, a positive scale and an integer zero_point")
     need(isinstance(contract.get("arena_bytes"), int) and contract["arena_bytes"] > 0,
          "arena_bytes must be a positive integer")
+    sorting = contract.get("sorting", {})
+    need(isinstance(sorting, dict), "'sorting' must be an object")
+    threshold = sorting.get("threshold")
+    need(threshold is None or (_is_number(threshold) and 0 <= threshold <= 1),
+         "sorting.threshold must be a number from 0 to 1 (or null)")
+    target = sorting.get("target_contamination")
+    need(target is None or (_is_number(target) and 0 < target < 1),
+         "sorting.target_contamination must be a number between 0 and 1")
     return contract
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def load(model_dir_or_file):

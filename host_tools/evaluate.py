@@ -3,6 +3,9 @@
 The photos go through the contract's preprocessing and the int8 model runs in
 TensorFlow Lite Micro. The photos are either one subset of a split manifest, or any
 folder of class folders (e.g. photos taken with the bin, not in the training data).
+Besides accuracy: the sorting curve (share of items reaching a recycling lid and share of
+those in the wrong lid, per threshold; `host_tools.sorting`) and how honest the scores are
+on these photos (ECE and NLL; `host_tools.calibration`).
 """
 import json
 import sys
@@ -10,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from host_tools import predict, report
+from host_tools import calibration, predict, report, sorting
 from host_tools.errors import SmartbinError
 
 METRICS_FILE = "metrics.json"
@@ -68,16 +71,50 @@ def _read_json(path):
         raise SmartbinError("cannot read %s: %s" % (path, error))
 
 
+def sorting_metrics(truth, scores, labels, model_contract,
+                    target=sorting.DEFAULT_TARGET_CONTAMINATION, bin_config=None,
+                    lids_name=None):
+    """The sorting curve of scored items, its recommended threshold for `target`, and the
+    point at the threshold the bin would use with this model (model.json's, else 0.6)."""
+    table = sorting.LidTable(labels, bin_config)
+    curve = sorting.sorting_curve(truth, scores, table)
+    threshold = sorting.threshold_for(None, model_contract)
+    recommended_by_model = (model_contract.get("sorting") or {}).get("threshold") is not None
+    return {"lids": lids_name or "one per recycling class",
+            "lid_names": table.names,
+            "model_threshold": threshold,
+            "model_threshold_from": "model.json's" if recommended_by_model else "the default",
+            "at_model_threshold": sorting.point(truth, scores, threshold, table),
+            "recommended": sorting.recommend(curve, target),
+            "curve": curve}
+
+
+def calibration_metrics(truth, scores, output):
+    """ECE, NLL and the reliability bins of dequantised int8 scores."""
+    floor = output["scale"] / 2  # a score of 0 stands for anything below half a step
+    return dict(calibration.figures(scores, truth, floor), ece_bins=calibration.ECE_BINS,
+                reliability=calibration.reliability(scores, truth))
+
+
 def evaluate_model(model_dir, data_dir, split_manifest=None, subset="test", report_dir=None,
-                   history=None, progress=None):
+                   history=None, progress=None,
+                   target_contamination=sorting.DEFAULT_TARGET_CONTAMINATION,
+                   bin_config_path=None):
     """Score the int8 model in `model_dir` on labelled photos; return the metrics dict.
 
-    With `report_dir`, also write metrics.json, confusion.png, report.md and (when a
+    The sorting curve counts lids as the bin config at `bin_config_path` maps classes to
+    them (default: one lid per recycling class). With `report_dir`, also write
+    metrics.json, confusion.png, sorting.png, calibration.png, report.md and (when a
     training history is given, or history.json sits in the model folder) curves.png.
     """
     model_dir = Path(model_dir)
     model_contract, model_bytes = predict.load_model_folder(model_dir)
     labels = model_contract["labels"]
+    bin_config = None
+    if bin_config_path is not None:
+        from host_tools.power import read_config
+
+        bin_config = read_config(bin_config_path)[1]
     history_data = None
     if report_dir is not None:  # read before scoring: a wrong --history fails at once
         history_data = _read_json(history) if history else _read_json(model_dir / "history.json")
@@ -108,6 +145,10 @@ def evaluate_model(model_dir, data_dir, split_manifest=None, subset="test", repo
                  "confidence": round(float(row[guess]), 4)}
                 for (path, label), guess, row in zip(files, predicted, scores)
                 if labels[int(guess)] != label]
+    metrics["sorting"] = sorting_metrics(
+        truth, scores, labels, model_contract, target_contamination, bin_config,
+        "lids of %s" % bin_config_path if bin_config_path else None)
+    metrics["calibration"] = calibration_metrics(truth, scores, model_contract["output"])
     metrics["mistakes"] = mistakes[:_MISTAKES_KEPT]
     for key in ("flatbuffer_bytes", "arena_bytes", "macs"):
         if key in model_contract:
@@ -116,6 +157,30 @@ def evaluate_model(model_dir, data_dir, split_manifest=None, subset="test", repo
         report.write(report_dir, metrics, model_contract,
                      _read_json(model_dir / "export.json"), history_data)
     return metrics
+
+
+def _point_text(row):
+    wrong = ("%.1f%% of them in the wrong lid" % (100 * row["contamination"])
+             if row["contamination"] is not None else "none recycled")
+    return "%.1f%% of items to a recycling lid, %s" % (100 * row["coverage"], wrong)
+
+
+def summary_lines(metrics):
+    """Sorting and calibration in a few lines of text."""
+    sorting_figures = metrics["sorting"]
+    calibration_figures = metrics["calibration"]
+    return [
+        "sorting (%s): at %s threshold %.2f, %s"
+        % (sorting_figures["lids"], sorting_figures["model_threshold_from"],
+           sorting_figures["model_threshold"],
+           _point_text(sorting_figures["at_model_threshold"])),
+        "target contamination %.0f%%: %s"
+        % (100 * sorting_figures["recommended"]["target_contamination"],
+           sorting_figures["recommended"]["statement"]),
+        "calibration: ECE %.3f (%d bins), NLL %.3f"
+        % (calibration_figures["ece"], calibration_figures["ece_bins"],
+           calibration_figures["nll"]),
+    ]
 
 
 # ---- command line -----------------------------------------------------------------------
@@ -134,18 +199,28 @@ def configure(parser):
                         help="folder for the report (default: the model folder)")
     parser.add_argument("--history", default=None,
                         help="training history.json for the curves (default: the model's)")
+    parser.add_argument("--target-contamination", type=float,
+                        default=sorting.DEFAULT_TARGET_CONTAMINATION,
+                        help="largest share of recycling-lid items in the wrong lid for the "
+                             "recommended threshold (default %(default)s)")
+    parser.add_argument("--config", default=None,
+                        help="bin config.json whose lids the sorting curve counts (default: "
+                             "one lid per recycling class, the strictest)")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
 
 
 def run(args):
     from host_tools.progress import ProgressBars
 
+    if not 0 < args.target_contamination < 1:
+        raise SmartbinError("--target-contamination must be between 0 and 1 (0.1 is 10%%), "
+                            "not %s" % args.target_contamination)
     model_dir = Path(args.model) if args.model else predict.default_model_dir()
     report_dir = (Path(args.out) if args.out else model_dir) if args.report else None
     bars = ProgressBars() if sys.stderr.isatty() and not args.json else None
     try:
         metrics = evaluate_model(model_dir, args.data, args.split, args.subset, report_dir,
-                                 args.history, bars)
+                                 args.history, bars, args.target_contamination, args.config)
     finally:
         if bars:
             bars.close()
@@ -158,6 +233,8 @@ def run(args):
     for label, row in metrics["per_class"].items():
         print("%-12s %9.3f %7.3f %6.3f %7d" % (label, row["precision"], row["recall"],
                                                row["f1"], row["support"]))
+    for line in summary_lines(metrics):
+        print(line)
     if report_dir is not None:
         print("report: %s" % (report_dir / "report.md"))
     return 0

@@ -1,10 +1,18 @@
 """`smartbin export`: quantize a trained model to full int8 and write what the bin loads.
 
-Post-training full-integer quantization (int8 weights, activations, input and output;
-only TFLITE_BUILTINS_INT8 ops), calibrated on training photos. The output folder gets
-``model.tflite``, ``model.h`` (C array for Arduino/ESP-IDF users), ``model.json`` (the
-contract, see `host_tools.contract`), ``export.json`` (float vs int8 accuracy) and copies
-of the training history and config, so the folder is a complete record.
+First the scores are made honest: a temperature fitted on held-out photos (the split's
+val subset, or a folder given with --calibrate-on) is folded into the last Dense layer
+(`host_tools.calibration`). Then post-training full-integer quantization (int8 weights,
+activations, input and output; only TFLITE_BUILTINS_INT8 ops), its ranges taken from
+training photos. On the same held-out photos the int8 model's sorting curve gives the
+recommended confidence threshold for a target contamination (`host_tools.sorting`),
+written to model.json's "sorting" block, which the bin uses unless its config.json sets
+a threshold.
+
+The output folder gets ``model.tflite``, ``model.h`` (C array for Arduino/ESP-IDF users),
+``model.json`` (the contract, see `host_tools.contract`), ``export.json`` (float vs int8
+accuracy, calibration error before and after) and copies of the training history and
+config, so the folder is a complete record.
 
 The export refuses, writing nothing, when the model's int8 input quantisation is not
 the contract's (scale 1, zero point -128), when TFLM cannot load it, or when int8
@@ -23,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from host_tools import atomic, backbones, contract, tflm
+from host_tools import atomic, backbones, calibration, contract, sorting, tflm
 from host_tools import train as training
 from host_tools.errors import SmartbinError
 from host_tools.progress import ProgressBars
@@ -172,19 +180,61 @@ def c_header(model_bytes, name, model_contract):
         "", "#endif  // %s" % guard, ""])
 
 
-def float_scores(model, pixels, batch_size=64):
-    """Softmax scores of the float Keras model for uint8 pixels."""
-    with backbones.quiet_keras():
-        return np.asarray(model.predict(pixels.astype(np.float32), batch_size=batch_size,
-                                        verbose=0))
+VAL_SUBSET = "val"  # in `calibrate_on`: the split's val subset
+
+
+def held_out_photos(data_dir, manifest, labels, spec, calibrate_on=None, split_name=None,
+                    progress=None):
+    """(pixels, label indices, description) of the photos the temperature and the threshold
+    are fitted on: each entry of `calibrate_on` is a folder of class folders or "val" (the
+    split's val subset), all put together; by default the val subset alone."""
+    from host_tools.data import images
+
+    sources = [calibrate_on] if isinstance(calibrate_on, (str, Path)) \
+        else list(calibrate_on or [VAL_SUBSET])
+    all_pixels, all_truth, names = [], [], []
+    for source in sources:
+        if str(source) == VAL_SUBSET:
+            if not manifest["subsets"].get("val"):
+                raise SmartbinError("the split has no val photos to calibrate on: pass "
+                                    "--calibrate-on DIR")
+            pixels, truth = training.load_split_arrays(data_dir, manifest, "val", spec,
+                                                       progress)
+            where = " of %s" % split_name if split_name else ""
+            names.append("val subset%s (%d photos)" % (where, len(truth)))
+        else:
+            classes = images.list_class_folders(source)
+            unknown = sorted(set(classes) - set(labels))
+            if unknown:
+                raise SmartbinError("%s has class folder%s %s that the model does not know "
+                                    "(it knows %s)" % (source, "s" if len(unknown) > 1 else "",
+                                                       ", ".join(unknown), ", ".join(labels)))
+            files = [(path, label) for label, paths in classes.items() for path in paths]
+            pixels = training.load_pixels(files, spec, progress, stage="decode calibration")
+            truth = np.array([labels.index(label) for _, label in files], np.int64)
+            names.append("folder %s (%d photos)" % (source, len(files)))
+        all_pixels.append(pixels)
+        all_truth.append(truth)
+    return np.concatenate(all_pixels), np.concatenate(all_truth), " + ".join(names)
+
+
+def int8_probabilities(int8_outputs, output):
+    """Dequantised int8 scores (0..1) and the NLL floor for them: half an output step (a
+    score of 0 means the true value was below that)."""
+    scores = (np.asarray(int8_outputs, np.float64) - output["zero_point"]) * output["scale"]
+    return scores, output["scale"] / 2
 
 
 def export_model(train_dir, data_dir, split_manifest, out_dir,
                  max_int8_drop=DEFAULT_MAX_INT8_DROP, gate_subset="test",
                  calibration_images=DEFAULT_CALIBRATION_IMAGES, c_name="smartbin_model",
-                 progress=None):
-    """Quantize the model in `train_dir` to int8, check it in TFLM, gate int8 accuracy
-    against float on `gate_subset`, and write the model folder `out_dir`.
+                 progress=None, calibrate_on=None, calibrate=True,
+                 target_contamination=sorting.DEFAULT_TARGET_CONTAMINATION):
+    """Calibrate the model in `train_dir` (temperature fitted on `calibrate_on`: folders of
+    class folders and/or "val", see `held_out_photos`; by default the split's val subset;
+    `calibrate` False keeps T = 1), quantize it to int8, check it in
+    TFLM, gate int8 accuracy against float on `gate_subset`, recommend the threshold for
+    `target_contamination` and write the model folder `out_dir`.
 
     Returns a summary dict (the model.json contract plus "export" figures).
     """
@@ -194,6 +244,9 @@ def export_model(train_dir, data_dir, split_manifest, out_dir,
     train_dir = Path(train_dir)
     manifest = split_manifest if isinstance(split_manifest, dict) \
         else splits.load_split(split_manifest)
+    if not 0 < target_contamination < 1:
+        raise SmartbinError("the target contamination must be between 0 and 1, not %s"
+                            % target_contamination)
     model, config = training.load_trained(train_dir)
     labels = list(config["labels"])
     if list(manifest["labels"]) != labels:
@@ -201,6 +254,15 @@ def export_model(train_dir, data_dir, split_manifest, out_dir,
                             % (manifest["labels"], labels))
     spec = config["input"]
     seed = config.get("options", {}).get("seed", 0)
+
+    # Honest confidence first: the temperature goes into the weights that get quantised.
+    split_name = None if isinstance(split_manifest, dict) else str(split_manifest)
+    held_pixels, held_truth, held_name = held_out_photos(
+        data_dir, manifest, labels, spec, calibrate_on, split_name, progress)
+    held_logits = calibration.logits(model, held_pixels)
+    temperature = calibration.fit_temperature(held_logits, held_truth) if calibrate else 1.0
+    if temperature != 1.0:
+        calibration.fold_temperature(model, temperature)
 
     train_pixels, _ = training.load_split_arrays(data_dir, manifest, "train", spec, progress)
     samples = calibration_samples(train_pixels, calibration_images, seed)
@@ -227,12 +289,19 @@ def export_model(train_dir, data_dir, split_manifest, out_dir,
     arena_measured = int(checked["arena_bytes_min"])
     arena_bytes = tflm.arena_with_margin(arena_measured)
 
+    def int8_run(pixels, name):
+        outputs = tflm.run(model_bytes, contract.input_lut(1.0, -128)[pixels],
+                           arena_bytes=arena_bytes,
+                           progress=(lambda stage, done, total:
+                                     progress("%s %s" % (stage, name), done, total))
+                           if progress else None)["outputs"]
+        return int8_probabilities(outputs, output)
+
     subset = gate_subset if manifest["subsets"].get(gate_subset) else "val"
     pixels, truth = training.load_split_arrays(data_dir, manifest, subset, spec, progress)
-    float_accuracy = float(np.mean(float_scores(model, pixels).argmax(1) == truth))
-    int8_inputs = contract.input_lut(1.0, -128)[pixels]
-    int8_scores = tflm.run(model_bytes, int8_inputs, arena_bytes=arena_bytes,
-                           progress=progress)["outputs"]
+    gate_logits = calibration.logits(model, pixels)  # already divided by the temperature
+    float_accuracy = float(np.mean(gate_logits.argmax(1) == truth))
+    int8_scores, int8_floor = int8_run(pixels, subset)
     int8_accuracy = float(np.mean(int8_scores.argmax(1) == truth))
     drop = 100 * (float_accuracy - int8_accuracy)
     if drop > max_int8_drop:
@@ -241,6 +310,37 @@ def export_model(train_dir, data_dir, split_manifest, out_dir,
             "%.1f); nothing written. Retrain, or accept it with --max-int8-drop %.1f"
             % (100 * int8_accuracy, drop, 100 * float_accuracy, subset, max_int8_drop,
                max(drop, 0) + 0.1))
+
+    held_int8_scores, _ = int8_run(held_pixels, "calibration")
+    curve = sorting.sorting_curve(held_truth, held_int8_scores, sorting.LidTable(labels))
+    recommended = sorting.recommend(curve, target_contamination)
+    sorting_block = {
+        "threshold": recommended["threshold"],
+        "target_contamination": target_contamination,
+        "target_met": recommended["target_met"],
+        "coverage": recommended["coverage"],
+        "contamination": recommended["contamination"],
+        "min_coverage": recommended["min_coverage"],
+        "measured_on": held_name + ", int8 model",
+        "lids": "one per recycling class; trash and unsure items to the general lid",
+    }
+    calibration_figures = {
+        "temperature": round(temperature, 4), "fitted": bool(calibrate),
+        "temperature_at_search_limit": calibration.at_search_limit(temperature),
+        "fitted_on": held_name, "ece_bins": calibration.ECE_BINS,
+        "before": {
+            "calibration_set": {"float": calibration.figures(
+                calibration.softmax(held_logits), held_truth)},
+            subset: {"float": calibration.figures(
+                calibration.softmax(gate_logits, 1 / temperature), truth)}},
+        "after": {
+            "calibration_set": {
+                "float": calibration.figures(calibration.softmax(held_logits, temperature),
+                                             held_truth),
+                "int8": calibration.figures(held_int8_scores, held_truth, int8_floor)},
+            subset: {"float": calibration.figures(calibration.softmax(gate_logits), truth),
+                     "int8": calibration.figures(int8_scores, truth, int8_floor)}},
+    }
 
     ops, macs = describe_flatbuffer(model_bytes)
     model_contract = {
@@ -256,12 +356,15 @@ def export_model(train_dir, data_dir, split_manifest, out_dir,
         "arena_bytes_measured": arena_measured,
         "macs": macs,
         "ops": ops,
+        "sorting": sorting_block,
     }
     figures = {
         "subset": subset, "images": int(len(truth)),
         "float_accuracy": round(float_accuracy, 4), "int8_accuracy": round(int8_accuracy, 4),
         "int8_minus_float_points": round(-drop, 2), "max_int8_drop": max_int8_drop,
         "calibration_images": int(len(samples)),
+        "calibration": calibration_figures,
+        "sorting": dict(recommended, measured_on=sorting_block["measured_on"], curve=curve),
         "backbone": config.get("options", {}).get("backbone"),
         "train_seconds": config.get("train_seconds"),
         "export_seconds": round(time.monotonic() - started, 1),
@@ -293,6 +396,17 @@ def configure(parser):
     parser.add_argument("--calibration-images", type=int, default=DEFAULT_CALIBRATION_IMAGES)
     parser.add_argument("--c-name", default="smartbin_model",
                         help="C identifier of the array in model.h")
+    parser.add_argument("--calibrate-on", metavar="DIR", action="append", default=None,
+                        help="folder of class folders to fit the temperature and the "
+                             "recommended threshold on, or 'val' for the split's val subset; "
+                             "repeat to combine (default: val)")
+    parser.add_argument("--no-calibration", action="store_true",
+                        help="keep the model's raw scores (temperature 1); the threshold is "
+                             "still measured")
+    parser.add_argument("--target-contamination", type=float,
+                        default=sorting.DEFAULT_TARGET_CONTAMINATION,
+                        help="largest share of recycling-lid items in the wrong lid that the "
+                             "recommended threshold may allow (default %(default)s)")
 
 
 def run(args):
@@ -300,11 +414,16 @@ def run(args):
         raise SmartbinError("--c-name must be a C identifier, not %r" % args.c_name)
     if args.calibration_images < 1:
         raise SmartbinError("--calibration-images must be at least 1")
+    if not 0 < args.target_contamination < 1:
+        raise SmartbinError("--target-contamination must be between 0 and 1 (0.1 is 10%%), "
+                            "not %s" % args.target_contamination)
     bars = ProgressBars()
     try:
         summary = export_model(args.train_dir, args.data, args.split, args.out,
                                args.max_int8_drop, args.gate_subset, args.calibration_images,
-                               args.c_name, bars)
+                               args.c_name, bars, calibrate_on=args.calibrate_on,
+                               calibrate=not args.no_calibration,
+                               target_contamination=args.target_contamination)
     finally:
         bars.close()
     figures = summary["export"]
@@ -313,4 +432,15 @@ def run(args):
           % (args.out, summary["flatbuffer_bytes"], summary["arena_bytes"],
              summary["macs"] / 1e6, figures["subset"], 100 * figures["float_accuracy"],
              100 * figures["int8_accuracy"]))
+    fitted = figures["calibration"]
+    before = fitted["before"]["calibration_set"]["float"]
+    after = fitted["after"]["calibration_set"]["float"]
+    print("calibration on %s: temperature %.2f; ECE %.3f -> %.3f, NLL %.3f -> %.3f (float)"
+          % (fitted["fitted_on"], fitted["temperature"], before["ece"], after["ece"],
+             before["nll"], after["nll"]))
+    if fitted["temperature_at_search_limit"]:
+        print("warning: the temperature is at the edge of its search range (%g..%g): on these "
+              "photos the model's scores say little about which class is right"
+              % calibration.TEMPERATURE_RANGE)
+    print("sorting threshold in model.json: %s" % figures["sorting"]["statement"])
     return 0

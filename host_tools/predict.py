@@ -1,7 +1,9 @@
 """`smartbin predict`: classify photos with an int8 model folder, as the bin would.
 
 Each photo goes through the contract's preprocessing (`contract.image_file_to_input`) and
-the int8 model runs in TensorFlow Lite Micro, the bin's runtime.
+the int8 model runs in TensorFlow Lite Micro, the bin's runtime. The lid is the bin's own
+rule (`host_tools.sorting`, one lid per recycling class) at the model's recommended
+threshold, or at --threshold.
 """
 import hashlib
 import json
@@ -75,20 +77,29 @@ def files_to_inputs(paths, model_contract, progress=None, stage="decode"):
     return inputs
 
 
-def predict_images(model_dir, image_paths, progress=None):
-    """Label and confidence of each photo: a list of {"file", "label", "confidence",
-    "scores": {label: score}}, in the order given."""
+def predict_images(model_dir, image_paths, progress=None, threshold=None):
+    """Label, confidence and lid of each photo: a list of {"file", "label", "confidence",
+    "lid", "scores": {label: score}}, in the order given. The lid follows the bin's rule at
+    `threshold` (None: the model's recommended threshold)."""
+    from host_tools import sorting
+
     if not image_paths:
         raise SmartbinError("no images given")
+    if threshold is not None and not 0 <= threshold <= 1:
+        raise SmartbinError("the threshold must be between 0 and 1, not %s" % threshold)
     model_contract, model_bytes = load_model_folder(model_dir)
     labels = model_contract["labels"]
     inputs = files_to_inputs([Path(p) for p in image_paths], model_contract, progress)
     _, scores = run_int8(model_contract, model_bytes, inputs, progress)
+    threshold = sorting.threshold_for(threshold, model_contract)
+    table = sorting.LidTable(labels)
+    lids = table.lids_for(scores.argmax(axis=1), scores.max(axis=1), threshold)
     results = []
-    for path, row in zip(image_paths, scores):
+    for path, row, lid in zip(image_paths, scores, lids):
         best = int(row.argmax())
         results.append({"file": str(path), "label": labels[best],
                         "confidence": round(float(row[best]), 4),
+                        "lid": table.names[int(lid)], "threshold": threshold,
                         "scores": {label: round(float(s), 4) for label, s in zip(labels, row)}})
     return results
 
@@ -124,6 +135,9 @@ def configure(parser):
     parser.add_argument("images", metavar="IMAGE", nargs="+", help="photos to classify")
     parser.add_argument("--model", default=None,
                         help="model folder (default: build/model, else models/default)")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="confidence the top class needs for its recycling lid "
+                             "(default: the model's recommended threshold, as the bin)")
     parser.add_argument("--contact-sheet", metavar="PNG", help="also write a captioned grid")
     parser.add_argument("--json", action="store_true", help="print JSON for machines")
 
@@ -137,7 +151,7 @@ def run(args):
     # many photos take a while; the bars go to stderr, only on a terminal
     bars = ProgressBars() if sys.stderr.isatty() else None
     try:
-        results = predict_images(model_dir, args.images, bars)
+        results = predict_images(model_dir, args.images, bars, args.threshold)
     finally:
         if bars:
             bars.close()
@@ -148,6 +162,6 @@ def run(args):
     else:
         width = max(len(r["file"]) for r in results)
         for result in results:
-            print("%-*s  %-10s %5.1f%%" % (width, result["file"], result["label"],
-                                           100 * result["confidence"]))
+            print("%-*s  %-10s %5.1f%%  -> %s lid" % (width, result["file"], result["label"],
+                                                     100 * result["confidence"], result["lid"]))
     return 0

@@ -1,4 +1,5 @@
-"""The evaluation report: confusion-matrix and training-curve PNGs and a short Markdown page."""
+"""The evaluation report: confusion matrix, sorting curve, reliability diagram and training
+curves as PNGs, and a short Markdown page."""
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,122 @@ def curves_png(history, path):
     plt.close(figure)
 
 
+def sorting_png(sorting_figures, path, title="sorting curve"):
+    """Coverage, contamination and recovery against the threshold, with the target and the
+    thresholds the bin would use (the model's) and the recommended one marked."""
+    plt = _pyplot()
+    curve = sorting_figures["curve"]
+    thresholds = [row["threshold"] for row in curve]
+    figure, axes = plt.subplots(figsize=(7, 4.2))
+    for key, name in (("coverage", "items to a recycling lid"),
+                      ("contamination", "of those, in the wrong lid"),
+                      ("recovered", "recyclables in their own lid")):
+        values = [np.nan if row[key] is None else 100 * row[key] for row in curve]
+        axes.plot(thresholds, values, label=name)
+    recommended = sorting_figures["recommended"]
+    axes.axhline(100 * recommended["target_contamination"], color="grey", linestyle=":",
+                 linewidth=1, label="target contamination")
+    axes.axvline(sorting_figures["model_threshold"], color="black", linestyle="--",
+                 linewidth=1, label="%s threshold %.2f" % (sorting_figures["model_threshold_from"],
+                                                         sorting_figures["model_threshold"]))
+    if recommended["threshold"] is not None:
+        axes.axvline(recommended["threshold"], color="purple" if recommended["target_met"]
+                     else "red", linewidth=1,
+                     label="%s %.2f" % ("meets the target at" if recommended["target_met"]
+                                        else "cleanest (target not met)",
+                                        recommended["threshold"]))
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 100)
+    axes.set_xlabel("threshold on the top score")
+    axes.set_ylabel("%")
+    axes.set_title("%s (%s)" % (title, sorting_figures["lids"]))
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8, loc="center left")
+    _save(figure, path)
+    plt.close(figure)
+
+
+def calibration_png(calibration_figures, path, title="reliability"):
+    """Accuracy against mean top score per bin; the diagonal is perfect calibration."""
+    plt = _pyplot()
+    rows = [row for row in calibration_figures["reliability"] if row["count"]]
+    figure, axes = plt.subplots(figsize=(4.6, 4.2))
+    axes.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+    width = 1.0 / len(calibration_figures["reliability"])
+    axes.bar([row["low"] for row in rows], [row["accuracy"] for row in rows], width=width,
+             align="edge", edgecolor="black", alpha=0.6, label="accuracy")
+    axes.plot([row["confidence"] for row in rows], [row["accuracy"] for row in rows], "o",
+              color="black", markersize=3, label="mean score")
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1)
+    axes.set_xlabel("top score")
+    axes.set_ylabel("accuracy")
+    axes.set_title("%s: ECE %.3f" % (title, calibration_figures["ece"]))
+    axes.legend(fontsize=8, loc="upper left")
+    _save(figure, path)
+    plt.close(figure)
+
+
+_REPORTED_THRESHOLDS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+
+
+def _sorting_lines(sorting_figures):
+    recommended = sorting_figures["recommended"]
+    marks = {sorting_figures["model_threshold"]: sorting_figures["model_threshold_from"]}
+    if recommended["threshold"] is not None:
+        marks[recommended["threshold"]] = ", ".join(filter(None, [
+            marks.get(recommended["threshold"]),
+            "meets the target" if recommended["target_met"] else "cleanest, target not met"]))
+    rows = {row["threshold"]: row for row in sorting_figures["curve"]}
+    rows[sorting_figures["model_threshold"]] = sorting_figures["at_model_threshold"]
+    lines = ["## Sorting", "",
+             "Lids: %s. An item reaches a recycling lid when its top class is a recycling "
+             "class scoring at least the threshold; otherwise it goes to the general lid. "
+             "Contamination: the share of recycling-lid items whose true class belongs in "
+             "another lid (true trash included)." % sorting_figures["lids"], "",
+             "Target contamination %.0f%%: %s." % (100 * recommended["target_contamination"],
+                                                  recommended["statement"]), "",
+             "| threshold | to a recycling lid | in the wrong lid | recyclables in their "
+             "lid |", "| --- | --- | --- | --- |"]
+    for threshold in sorted(set(_REPORTED_THRESHOLDS) | set(marks)):
+        row = rows.get(threshold)
+        if row is None:
+            continue
+
+        def share(value):
+            return "-" if value is None else "%.1f%%" % (100 * value)
+
+        name = "%.2f%s" % (threshold, " (%s)" % marks[threshold] if threshold in marks else "")
+        lines.append("| %s | %s | %s | %s |" % (name, share(row["coverage"]),
+                                               share(row["contamination"]),
+                                               share(row["recovered"])))
+    return lines + ["", "![sorting curve](sorting.png)", ""]
+
+
+def _calibration_lines(metrics, export_figures):
+    figures = metrics["calibration"]
+    lines = ["## Confidence", "",
+             "On these photos the int8 scores have ECE %.3f (%d bins) and NLL %.3f. ECE is "
+             "the item-weighted gap between mean top score and accuracy over bins of the top "
+             "score; at 0, items scored 0.8 are right 80%% of the time."
+             % (figures["ece"], figures["ece_bins"], figures["nll"]), ""]
+    fitted = (export_figures or {}).get("calibration")
+    if fitted:
+        lines += ["Export: temperature %.2f fitted on %s. Before and after (float; int8 "
+                  "after):" % (fitted["temperature"], fitted["fitted_on"]), "",
+                  "| photos | ECE before | ECE after | NLL before | NLL after | int8 ECE | "
+                  "int8 NLL |", "| --- | --- | --- | --- | --- | --- | --- |"]
+        for name, before in fitted["before"].items():
+            after = fitted["after"][name]
+            lines.append("| %s | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |"
+                         % (name.replace("_", " "), before["float"]["ece"],
+                            after["float"]["ece"], before["float"]["nll"],
+                            after["float"]["nll"], after["int8"]["ece"],
+                            after["int8"]["nll"]))
+        lines.append("")
+    return lines + ["![reliability diagram](calibration.png)", ""]
+
+
 def markdown(metrics, model_contract=None, export_figures=None, has_curves=False):
     """A short Markdown report of an evaluation (and of the export, when known)."""
     lines = ["# Model report", ""]
@@ -93,19 +210,29 @@ def markdown(metrics, model_contract=None, export_figures=None, has_curves=False
         lines.append("| %s | %.3f | %.3f | %.3f | %d |"
                      % (label, row["precision"], row["recall"], row["f1"], row["support"]))
     lines += ["", "![confusion matrix](confusion.png)", ""]
+    if metrics.get("sorting"):
+        lines += _sorting_lines(metrics["sorting"])
+    if metrics.get("calibration"):
+        lines += _calibration_lines(metrics, export_figures)
     if has_curves:
         lines += ["![training curves](curves.png)", ""]
     return "\n".join(lines)
 
 
 def write(report_dir, metrics, model_contract=None, export_figures=None, history=None):
-    """Write metrics.json, confusion.png, curves.png (when a history is given) and report.md."""
+    """Write metrics.json, confusion.png, sorting.png, calibration.png, curves.png (when a
+    history is given) and report.md."""
     import json
 
     report_dir = Path(report_dir)
     confusion_png(metrics["confusion"], metrics["labels"], report_dir / "confusion.png",
                   "int8 model, %s: %.1f%%" % (metrics.get("subset") or "photos",
                                              100 * metrics["accuracy"]))
+    if metrics.get("sorting"):
+        sorting_png(metrics["sorting"], report_dir / "sorting.png")
+    if metrics.get("calibration"):
+        calibration_png(metrics["calibration"], report_dir / "calibration.png",
+                        "int8 model, %s" % (metrics.get("subset") or "photos"))
     if history:
         curves_png(history, report_dir / "curves.png")
     atomic.write_text(report_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")

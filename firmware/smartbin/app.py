@@ -15,7 +15,7 @@ from smartbin.classifier import Classifier, load_model
 from smartbin.counts import Counts
 from smartbin.cycle import Cycle, clear_moving_marker, moving_marker_found
 from smartbin.debug_store import DebugStore
-from smartbin.decide import Decider
+from smartbin.decide import Decider, choose_threshold
 from smartbin.errors_log import ErrorLog
 from smartbin.gentle import GentleMode
 from smartbin.lids import Lids
@@ -76,7 +76,8 @@ class SmartBin:
                                 config.debug_max_bytes)
         contract = self.contract
         labels = contract.labels if contract else ()
-        threshold_score = contract.score_at_least(config.threshold) if contract else 128
+        threshold_score = contract.score_at_least(
+            choose_threshold(config.threshold, contract.threshold)) if contract else 128
         decider = Decider(config, labels, threshold_score)
         if cold and decider.unmapped:
             self.errors.add("config: no lid for " + ",".join(decider.unmapped)

@@ -11,7 +11,6 @@ _RTC_PINS = (0, 2, 4, 12, 13, 14, 15, 25, 26, 27, 32, 33, 34, 35, 36, 37, 38, 39
 
 # (section, key, attribute, default, low, high); a None section is the top level.
 _NUMBERS = (
-    ("decide", "threshold", "threshold", 0.6, 0.0, 1.0),
     ("servo", "ramp_ms", "ramp_ms", 400, 0, 5000),
     ("servo", "gentle_ramp_ms", "gentle_ramp_ms", 1200, 0, 10000),
     ("servo", "step_ms", "step_ms", 20, 5, 200),
@@ -78,6 +77,15 @@ def _section(raw, name, problems):
         problems.append(name + ": not an object")
         return {}
     return value
+
+
+def _threshold(decide, problems):
+    """decide.threshold, or None: use the threshold the model recommends (model.json)."""
+    value = decide.get("threshold")
+    if value is None or (_is_number(value) and 0.0 <= value <= 1.0):
+        return value
+    problems.append("threshold: must be a number in 0.0..1.0 (or absent: the model's)")
+    return None
 
 
 def _lid(raw, index, problems):
@@ -202,6 +210,7 @@ def validate(raw):
     config.lids = _lids(raw, problems)
     lid_names = [lid["name"] for lid in config.lids]
     decide = _section(raw, "decide", problems)
+    config.threshold = _threshold(decide, problems)
     config.general_lid = decide.get("general_lid", "general")
     if config.general_lid not in lid_names:
         problems.append("decide.general_lid: no lid named %s" % config.general_lid)

@@ -2,6 +2,18 @@
 the general-waste lid otherwise (and always for 'trash'). Several classes may share a lid."""
 
 _TRASH = "trash"
+# For a model.json that recommends no threshold (exported before it could).
+DEFAULT_THRESHOLD = 0.6
+
+
+def choose_threshold(configured, recommended):
+    """The confidence the top class needs: config.json's decide.threshold when it sets one,
+    else the model's recommended threshold (model.json "sorting"), else DEFAULT_THRESHOLD."""
+    if configured is not None:
+        return configured
+    if recommended is not None:
+        return recommended
+    return DEFAULT_THRESHOLD
 
 
 class Decider:

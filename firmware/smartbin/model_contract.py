@@ -40,6 +40,12 @@ class ModelContract:
              and isinstance(output.get("zero_point"), int), "bad output quantisation")
         need(isinstance(raw.get("arena_bytes"), int) and raw["arena_bytes"] > 0,
              "bad arena_bytes")
+        sorting = raw.get("sorting", {})
+        need(isinstance(sorting, dict), "sorting must be an object")
+        threshold = sorting.get("threshold")
+        need(threshold is None or (isinstance(threshold, (int, float))
+                                   and not isinstance(threshold, bool)
+                                   and 0 <= threshold <= 1), "bad sorting.threshold")
         self.labels = labels
         self.width = model_input["width"]
         self.height = model_input["height"]
@@ -50,6 +56,8 @@ class ModelContract:
         self.output_scale = float(output["scale"])
         self.output_zero_point = output["zero_point"]
         self.arena_bytes = raw["arena_bytes"]
+        # the export's recommended confidence threshold (None: the model names none)
+        self.threshold = threshold
         self.input_lut = input_lut(self.input_scale, self.input_zero_point)
 
     @property

@@ -19,10 +19,25 @@ def test_the_committed_default_config_has_no_problems():
     assert config.pins["wake"] == 13 and config.pins["camera_power"] == 32
 
 
+def test_the_committed_default_config_leaves_the_threshold_to_the_model():
+    assert config_module.validate(default_raw()).threshold is None
+
+
+def test_a_threshold_in_the_config_is_kept_and_a_bad_one_means_the_models():
+    raw = default_raw()
+    raw["decide"]["threshold"] = 0.75
+    assert config_module.validate(raw).threshold == 0.75
+    for bad in (1.5, -0.1, True, "0.7"):
+        raw["decide"]["threshold"] = bad
+        config = config_module.validate(raw)
+        assert config.threshold is None
+        assert any(p.startswith("threshold:") for p in config.problems)
+
+
 def test_missing_file_and_invalid_json_give_all_defaults():
     missing = config_module.load(flash_with(config_text=False))
     assert missing.problems[0].startswith("/config.json: missing")
-    assert missing.threshold == 0.6 and len(missing.lids) == 3
+    assert missing.threshold is None and len(missing.lids) == 3
     broken = config_module.load(flash_with(config_text="{oops"))
     assert "not valid JSON" in broken.problems[0]
     not_object = config_module.validate([1, 2])
@@ -37,7 +52,7 @@ def test_out_of_range_and_wrong_type_values_are_replaced_and_named():
     raw["camera"]["flash"] = "yes"
     raw["debug"]["dir"] = "debug"
     config = config_module.validate(raw)
-    assert (config.threshold, config.step_ms, config.hold_open_ms) == (0.6, 20, 2500)
+    assert (config.threshold, config.step_ms, config.hold_open_ms) == (None, 20, 2500)
     assert config.flash is False and config.debug_dir == "/debug"
     text = " ".join(config.problems)
     for name in ("threshold", "step_ms", "hold_open_ms", "flash", "debug.dir"):

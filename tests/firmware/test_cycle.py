@@ -40,6 +40,42 @@ def test_unsure_item_is_recaptured_once_then_goes_to_the_general_lid(make_bin):
     assert smart_bin.counts()["uncertain"] == 1
 
 
+def _contract_with_threshold(threshold):
+    contract = contract_dict()
+    contract["sorting"] = {"threshold": threshold, "target_contamination": 0.1}
+    return contract
+
+
+def test_the_models_recommended_threshold_decides_when_the_config_sets_none(make_bin):
+    glass = frame_for_class(LABELS.index("glass"))
+    lenient = make_bin(flash_with(contract=_contract_with_threshold(0.45)), frames=[glass],
+                       microlite=FakeMicrolite(winner_score=0))  # confidence 0.5
+    lenient.run()
+    assert lenient.moves() == ["containers"]
+    strict = make_bin(flash_with(contract=_contract_with_threshold(0.55)), frames=[glass],
+                      microlite=FakeMicrolite(winner_score=0))
+    strict.run()
+    assert strict.moves() == ["general"]
+
+
+def test_a_threshold_in_config_json_overrides_the_models(make_bin):
+    config = json.loads(flash_with().read("/config.json"))
+    config["decide"]["threshold"] = 0.6
+    storage = flash_with(json.dumps(config), contract=_contract_with_threshold(0.45))
+    smart_bin = make_bin(storage, frames=[frame_for_class(LABELS.index("glass"))],
+                         microlite=FakeMicrolite(winner_score=0))
+    smart_bin.run()
+    assert smart_bin.moves() == ["general"]
+
+
+def test_a_bad_threshold_in_model_json_is_a_model_error(make_bin):
+    smart_bin = make_bin(flash_with(contract=_contract_with_threshold(1.5)),
+                         frames=[frame_for_class(1)])
+    bin_state = smart_bin.run()
+    assert bin_state.classifier is None
+    assert "sorting.threshold" in smart_bin.errors()
+
+
 def test_without_recapture_an_unsure_item_is_captured_once(make_bin):
     config = json.loads(flash_with().read("/config.json"))
     config["decide"]["recapture"] = False
@@ -165,7 +201,7 @@ def test_bad_config_values_fall_back_to_defaults_and_blink_the_config_code(make_
     config["lids"][0]["pin"] = 34  # input-only GPIO
     smart_bin = make_bin(flash_with(json.dumps(config)), frames=[frame_for_class(1)])
     bin_state = smart_bin.run()
-    assert bin_state.config.threshold == 0.6
+    assert bin_state.config.threshold is None  # the model's threshold
     assert "threshold" in smart_bin.errors() and "lids[0].pin" in smart_bin.errors()
     assert smart_bin.hw.status_led.blinks() == 2 * 2  # code 2, shown twice
     assert smart_bin.moves() == ["containers"]

@@ -168,6 +168,29 @@ emit(results)
     }
 
 
+def test_micropython_bin_takes_the_models_threshold_unless_the_config_sets_one():
+    contract = contract_dict()
+    contract["sorting"] = {"threshold": 0.45, "target_contamination": 0.1}
+    config = json.loads((FIRMWARE / "config.json").read_text())
+    script = SETUP + """
+def lid_for_unsure_glass(config_json):
+    storage = RamStorage()
+    for name in ("model.json", "model.tflite"):
+        storage.files["/" + name] = open("/flash/" + name, "rb").read()
+    storage.files["/config.json"] = config_json
+    smart_bin = boot(storage, microlite=FakeMicrolite(winner_score=0))  # confidence 0.5
+    smart_bin.hw.camera.show("/frames/1.raw")
+    smart_bin.serve("sensor")
+    return smart_bin.cycle.lid
+
+emit({"model": lid_for_unsure_glass(open("/flash/config.json", "rb").read()),
+      "config": lid_for_unsure_glass(%r)})
+""" % json.dumps(dict(config, decide=dict(config["decide"], threshold=0.6))).encode()
+    value = run_micropython(script, mounts=FIRMWARE_MOUNTS,
+                            files=flash_files(contract=contract)).values[0]
+    assert value == {"model": 1, "config": 2}
+
+
 def test_micropython_preprocessing_matches_the_host_byte_for_byte():
     frame = random_frame(1, 96 * 96)
     script = """

@@ -56,3 +56,42 @@ def test_corrupt_image_is_a_one_line_error(tmp_path):
     bad.write_bytes(b"\xff\xd8 not really a jpeg")
     with pytest.raises(SmartbinError, match="cannot read image"):
         contract.load_image(bad)
+
+
+def _with_sorting(threshold, target=0.1):
+    raw = _contract()
+    raw["sorting"] = {"threshold": threshold, "target_contamination": target,
+                      "target_met": True, "measured_on": "val subset (9 photos), int8 model"}
+    return raw
+
+
+def test_the_recommended_threshold_round_trips_and_the_firmware_reads_it(tmp_path):
+    from host_tools import sorting
+
+    contract.save(_with_sorting(0.73), tmp_path)
+    loaded = contract.load(tmp_path)
+    assert loaded["sorting"]["threshold"] == 0.73
+    assert loaded["sorting"]["measured_on"].startswith("val subset")
+    decide = sorting.firmware_decide()  # also puts the firmware package on sys.path
+    from smartbin import model_contract
+
+    board = model_contract.ModelContract(json.loads((tmp_path / "model.json").read_text()))
+    assert board.threshold == 0.73
+    assert decide.choose_threshold(None, board.threshold) == 0.73
+
+
+def test_a_model_json_without_a_threshold_means_the_default():
+    from host_tools import sorting
+
+    assert sorting.threshold_for(None, _contract()) == 0.6
+    assert sorting.threshold_for(None, _with_sorting(None)) == 0.6
+    assert sorting.threshold_for(None, _with_sorting(0.8)) == 0.8
+    assert sorting.threshold_for(0.5, _with_sorting(0.8)) == 0.5
+
+
+@pytest.mark.parametrize("threshold, target", [(1.2, 0.1), (-0.1, 0.1), ("0.7", 0.1),
+                                               (True, 0.1), (0.7, 0.0), (0.7, 1.5)])
+def test_load_refuses_a_bad_sorting_block(tmp_path, threshold, target):
+    (tmp_path / "model.json").write_text(json.dumps(_with_sorting(threshold, target)))
+    with pytest.raises(SmartbinError, match="sorting"):
+        contract.load(tmp_path)

@@ -87,3 +87,38 @@ def test_an_empty_part_of_the_split_is_named(pipeline, tmp_path):
     manifest["subsets"]["val"] = []
     with pytest.raises(SmartbinError, match="the val part of the split is empty"):
         evaluate.evaluate_model(pipeline["model"], pipeline["data"], manifest, subset="val")
+
+
+def test_evaluate_draws_the_sorting_curve_and_measures_calibration(pipeline, tmp_path):
+    report_dir = tmp_path / "report"
+    metrics = evaluate.evaluate_model(pipeline["model"], pipeline["data"], pipeline["split"],
+                                      "test", report_dir=report_dir)
+    curve = metrics["sorting"]["curve"]
+    assert [row["threshold"] for row in curve][:3] == [0.0, 0.01, 0.02]
+    coverage = [row["coverage"] for row in curve]
+    assert coverage == sorted(coverage, reverse=True)  # a higher bar recycles fewer items
+    # no trash class among the shapes: at threshold 0 every item reaches a recycling lid,
+    # and the wrong-lid share is the error rate
+    assert curve[0]["coverage"] == 1.0
+    assert curve[0]["contamination"] == pytest.approx(1 - metrics["accuracy"], abs=1e-4)
+    recommended = metrics["sorting"]["recommended"]
+    assert recommended["target_contamination"] == 0.1 and recommended["statement"]
+    assert 0 <= metrics["calibration"]["ece"] <= 1 and metrics["calibration"]["nll"] > 0
+    assert sum(row["count"] for row in metrics["calibration"]["reliability"]) == \
+        metrics["images"]
+    for name in ("sorting.png", "calibration.png"):
+        assert (report_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = (report_dir / "report.md").read_text()
+    assert "## Sorting" in text and "sorting.png" in text and "ECE" in text
+
+
+def test_evaluate_cli_prints_the_sorting_lines_and_refuses_a_percent_target(pipeline, capsys):
+    code = cli.main(["evaluate", "--model", str(pipeline["model"]), "--data",
+                     str(pipeline["data"]), "--split", str(pipeline["split"]),
+                     "--target-contamination", "0.2"])
+    out = capsys.readouterr().out
+    assert code == 0 and "target contamination 20%" in out and "ECE" in out
+    code = cli.main(["evaluate", "--model", str(pipeline["model"]), "--data",
+                     str(pipeline["data"]), "--target-contamination", "10"])
+    err = capsys.readouterr().err
+    assert code == 1 and "--target-contamination" in err and err.count("\n") == 1

@@ -126,3 +126,66 @@ def test_export_cli_checks_the_split_before_loading_the_model(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1 and "split" in err and err.count("\n") == 1
     assert not (tmp_path / "model").exists()
+
+
+def test_export_recommends_the_threshold_evaluate_finds_on_the_val_subset(pipeline):
+    from host_tools import evaluate
+
+    sorting_block = contract.load(pipeline["model"])["sorting"]
+    assert sorting_block["target_contamination"] == 0.1
+    assert sorting_block["measured_on"].startswith("val subset of %s" % pipeline["split"])
+    val = evaluate.evaluate_model(pipeline["model"], pipeline["data"], pipeline["split"], "val")
+    recommended = val["sorting"]["recommended"]
+    assert (sorting_block["threshold"], sorting_block["target_met"]) == \
+        (recommended["threshold"], recommended["target_met"])
+    assert val["sorting"]["model_threshold_from"] == (
+        "model.json's" if sorting_block["threshold"] is not None else "the default")
+
+
+def test_export_records_calibration_before_and_after_the_fitted_temperature(pipeline):
+    figures = json.loads((pipeline["model"] / export.EXPORT_FILE).read_text())["calibration"]
+    assert figures["fitted"] and figures["temperature"] > 0
+    assert figures["fitted_on"].startswith("val subset")
+    before = figures["before"]["calibration_set"]["float"]
+    after = figures["after"]["calibration_set"]["float"]
+    # the temperature minimises the NLL on that set, and T = 1 was a candidate
+    assert after["nll"] <= before["nll"] + 1e-4
+    assert set(figures["after"]["test"]) == {"float", "int8"}
+
+
+def test_export_calibrates_on_a_given_folder_or_not_at_all(pipeline, tmp_path):
+    from ml_helpers import make_shapes_dataset
+
+    folder = make_shapes_dataset(tmp_path / "held_out", per_class=4, start_seed=7000)
+    exported = export.export_model(pipeline["train"], pipeline["data"], pipeline["split"],
+                                   tmp_path / "model", max_int8_drop=100.0,
+                                   calibration_images=10, calibrate_on=["val", folder],
+                                   target_contamination=0.3)
+    val_photos = len(pipeline["manifest"]["subsets"]["val"])
+    assert exported["sorting"]["measured_on"] == (
+        "val subset of %s (%d photos) + folder %s (12 photos), int8 model"
+        % (pipeline["split"], val_photos, folder))
+    assert exported["sorting"]["target_contamination"] == 0.3
+    assert exported["export"]["calibration"]["fitted_on"].endswith("(12 photos)")
+    raw = export.export_model(pipeline["train"], pipeline["data"], pipeline["split"],
+                              tmp_path / "raw", max_int8_drop=100.0, calibration_images=10,
+                              calibrate=False)
+    assert raw["export"]["calibration"]["temperature"] == 1.0
+    assert not raw["export"]["calibration"]["fitted"]
+
+
+def test_export_cli_refuses_a_percent_target_and_an_unknown_calibration_class(pipeline,
+                                                                              tmp_path, capsys):
+    base = ["export", str(pipeline["train"]), "--data", str(pipeline["data"]), "--split",
+            str(pipeline["split"]), "--out", str(tmp_path / "model")]
+    assert cli.main(base + ["--target-contamination", "10"]) == 1
+    assert "--target-contamination" in capsys.readouterr().err
+    (tmp_path / "held_out" / "banana").mkdir(parents=True)
+    photo = tmp_path / "held_out" / "banana" / "b.png"
+    from ml_helpers import shape_photo
+
+    shape_photo("disc", 1).save(photo)
+    assert cli.main(base + ["--calibrate-on", str(tmp_path / "held_out")]) == 1
+    err = capsys.readouterr().err
+    assert "banana" in err and err.count("\n") == 1
+    assert not (tmp_path / "model").exists()

@@ -77,3 +77,23 @@ def test_predict_draws_progress_on_a_terminal_and_keeps_stdout_clean(pipeline, t
     captured = capsys.readouterr()
     assert len(json.loads(captured.out)) == 1
     assert "decode" in captured.err and "tflm" in captured.err
+
+
+def test_predict_sends_each_photo_to_a_lid_by_the_bins_rule(pipeline, tmp_path, capsys):
+    photo = tmp_path / "square.png"
+    shape_photo("square", 9400).save(photo)
+    model_threshold = predict.predict_images(pipeline["model"], [photo])[0]
+    recommended = json.loads((pipeline["model"] / "model.json").read_text())["sorting"]
+    assert model_threshold["threshold"] == (recommended["threshold"]
+                                            if recommended["threshold"] is not None else 0.6)
+    sure = predict.predict_images(pipeline["model"], [photo], threshold=0.0)[0]
+    assert sure["lid"] == sure["label"]  # every shape class has a lid of its own
+    unsure = predict.predict_images(pipeline["model"], [photo], threshold=1.0)[0]
+    assert unsure["lid"] == "general"
+    code = cli.main(["predict", "--model", str(pipeline["model"]), str(photo),
+                     "--threshold", "1"])
+    assert code == 0 and "-> general lid" in capsys.readouterr().out
+    code = cli.main(["predict", "--model", str(pipeline["model"]), str(photo),
+                     "--threshold", "60"])
+    err = capsys.readouterr().err
+    assert code == 1 and "threshold" in err and err.count("\n") == 1

@@ -132,3 +132,26 @@ def test_a_model_file_that_does_not_match_its_contract_is_refused(photos, tiny_i
         f.write(b"\0")
     with pytest.raises(SmartbinError, match="sha256"):
         simulate.simulate(photos, model_dir)
+
+
+def _with_model_threshold(model_dir, tmp_path, threshold):
+    import shutil
+
+    copy = tmp_path / ("model_%s" % threshold)
+    shutil.copytree(model_dir, copy)
+    raw = json.loads((copy / "model.json").read_text())
+    raw["sorting"] = {"threshold": threshold, "target_contamination": 0.1}
+    (copy / "model.json").write_text(json.dumps(raw))
+    return copy
+
+
+def test_the_simulated_bin_uses_the_models_threshold_unless_the_config_sets_one(
+        photos, tiny_int8_model, tmp_path):
+    sure = simulate.simulate(photos, _with_model_threshold(tiny_int8_model, tmp_path, 0.0))
+    assert sure["summary"]["uncertain"] == 0
+    strict_model = _with_model_threshold(tiny_int8_model, tmp_path, 1.0)
+    unsure = simulate.simulate(photos, strict_model)
+    assert unsure["summary"]["uncertain"] == 5
+    assert unsure["summary"]["lids"]["general"] == 5
+    overridden = simulate.simulate(photos, strict_model, config_with(tmp_path, threshold=0.0))
+    assert overridden["summary"]["uncertain"] == 0

@@ -2,8 +2,9 @@
 
 Only files whose sha256 differs from the board's copy are sent; each is written to a
 temporary name, checked, and renamed into place, so a pulled cable never leaves a half
-file where the bin would load it. Afterwards the board is soft-reset and watched for a
-clean start.
+file where the bin would load it. Before anything is copied the board is asked what its
+firmware can do (`firmware_check`): a plain MicroPython image, which could never classify,
+is refused. Afterwards the board is soft-reset and watched for a clean start.
 """
 import hashlib
 import json
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from host_tools import contract
 from host_tools.errors import SmartbinError
+from host_tools.device import firmware_check
 from host_tools.device.transport import TEMP_SUFFIX, Board, check_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -113,7 +115,11 @@ def deploy(port, firmware_dir=DEFAULT_FIRMWARE, model_dir=DEFAULT_MODEL, config_
     own_board = board is None
     board = board or Board(port)
     try:
+        facts, firmware_warnings = firmware_check.check(board, _mpy_version(files) if mpy
+                                                        else None)
         report = _deploy_files(board, files, progress)
+        report["firmware"] = facts
+        report["firmware_warnings"] = firmware_warnings
         report["boot_problems"] = board.eval(
             "__import__('smartbin.remote').remote.boot_check()",
             action="checking that the application imports")
@@ -132,6 +138,11 @@ def deploy(port, firmware_dir=DEFAULT_FIRMWARE, model_dir=DEFAULT_MODEL, config_
     finally:
         if own_board:
             board.close()
+
+
+def _mpy_version(files):
+    """The .mpy format version of the precompiled modules in a plan (byte 1 of the file)."""
+    return next(data[1] for path, data in files if path.endswith(".mpy"))
 
 
 def _deploy_files(board, files, progress):
@@ -219,6 +230,12 @@ def run(args):
         print("deployed to %s: %d file(s) sent (%d bytes), %d unchanged, %d removed, %.1f s"
               % (report["port"], len(report["sent"]), report["bytes_sent"],
                  len(report["unchanged"]), len(report["removed"]), report["seconds"]))
+        facts = report["firmware"]
+        print("firmware: MicroPython %s with %s" % (
+            ".".join(str(part) for part in facts["version"]),
+            ", ".join(name for name in ("microlite", "camera", "viper") if facts.get(name))))
+        for warning in report["firmware_warnings"]:
+            print("firmware warning: %s" % warning)
         for problem in report["boot_problems"]:
             print("config warning: %s" % problem)
         print("the application started (no error within %g s)" % args.boot_seconds)

@@ -10,8 +10,11 @@
 // resets, a hard reset when not fed in time, as ports/esp32/machine_wdt.c on MicroPython
 // 1.27), machine.reset(), and the cause machine.reset_cause() reports.
 //
+// The firmware it presents: "smartbin" (the project's image: the camera driver and TFLM's
+// microlite, here as the stand-ins in vm/) or "stock" (a plain MicroPython image: neither).
+//
 // usage: node board.mjs --flash DIR [--capacity BYTES] [--frames DIR] [--heap BYTES]
-//                       [--raw-paste on|off]
+//                       [--raw-paste on|off] [--firmware smartbin|stock]
 import fs from "fs";
 import path from "path";
 import { fileURLToPath } from "url";
@@ -19,7 +22,7 @@ import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const options = { flash: null, capacity: 4 * 1024 * 1024, frames: null, heap: 4 * 1024 * 1024,
-                  "raw-paste": "on" };
+                  "raw-paste": "on", firmware: "smartbin" };
 for (let i = 2; i < process.argv.length; i += 2) {
   const key = process.argv[i].replace(/^--/, "");
   const value = process.argv[i + 1];
@@ -172,16 +175,26 @@ function flush() {
   }
 }
 let muted = false;
-// Modules the virtual board has built in (as a board has `machine` and `camera` in firmware).
-const builtinModules = fs.readdirSync(path.join(here, "vm")).filter(n => n.endsWith(".py"))
+// Modules the virtual board has built in (as a board has `machine` and `camera` in firmware);
+// a stock image has no camera driver and no microlite.
+const IMAGE_ONLY = ["camera.py", "microlite.py"];
+if (!["smartbin", "stock"].includes(options.firmware)) {
+  process.stderr.write("board.mjs: --firmware must be smartbin or stock\n");
+  process.exit(2);
+}
+const builtinModules = fs.readdirSync(path.join(here, "vm"))
+  .filter(n => n.endsWith(".py") && (options.firmware === "smartbin" || !IMAGE_ONLY.includes(n)))
   .map(name => [name, fs.readFileSync(path.join(here, "vm", name), "utf8")]);
+// time first: the other modules use the virtual clock
+const builtinNames = builtinModules.map(([name]) => name.slice(0, -3))
+  .sort((a, b) => (b === "time") - (a === "time")).join(", ");
 const BOOT = `
 import sys
 sys.path.insert(0, "/vm")
-import time, vm_boot, camera, machine, esp32
+import ${builtinNames}
 sys.path.pop(0)
 vm_boot.mount_flash()
-del time, vm_boot, camera, machine, esp32, sys
+del ${builtinNames}, sys
 `;
 
 async function startVm() {

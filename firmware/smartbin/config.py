@@ -3,6 +3,8 @@ default plus a line in `problems` (the app blinks an error code), never a crash 
 No other module reads the config file; they all receive this object."""
 import json
 
+from smartbin.lids import PULSE_MAX_US, PULSE_MIN_US
+
 _MAX_LIDS = 6
 # GPIOs that can drive a servo: 6-11 are the SPI flash, 34-39 are input-only.
 _OUTPUT_PINS = (0, 1, 2, 3, 4, 5, 12, 13, 14, 15, 16, 17, 18, 19, 21, 22, 23, 25, 26, 27, 32, 33)
@@ -96,10 +98,11 @@ def _lid(raw, index, problems):
         problems.append("lids[%d].pin: not an output GPIO" % index)
     for key in ("closed_us", "open_us"):
         value = raw.get(key)
-        if _is_int(value) and 500 <= value <= 2500:
+        if _is_int(value) and PULSE_MIN_US <= value <= PULSE_MAX_US:
             lid[key] = value
         else:
-            problems.append("lids[%d].%s: must be 500..2500" % (index, key))
+            problems.append("lids[%d].%s: must be %d..%d" % (index, key, PULSE_MIN_US,
+                                                            PULSE_MAX_US))
     return lid
 
 

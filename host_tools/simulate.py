@@ -9,6 +9,7 @@ A simulated clock charges the board's durations from config.json's "power" secti
 the report shows how long the bin stays awake per item and how much of that is the lid
 hold."""
 import contextlib
+import io
 import json
 import sys
 from pathlib import Path
@@ -140,7 +141,11 @@ def simulate(images_dir, model_dir, config_path=DEFAULT_CONFIG, progress=None):
             original_sleep()
 
         hw.power.deep_sleep = deep_sleep
-        smart_bin = app.main(hw, config, microlite, wakes=1)
+        # What the bin prints on its serial console (one line per item) is kept for the
+        # report, not mixed into this command's own output.
+        with contextlib.redirect_stdout(io.StringIO()) as console:
+            smart_bin = app.main(hw, config, microlite, wakes=1)
+        smart_bin.console = console.getvalue().strip()
         return smart_bin, hw, hw.power.sleeps[-1] - woke_at
 
     with without_gc_pauses():
@@ -165,6 +170,7 @@ def _run(photos, images_dir, contract, config, storage, wake, progress):
             "confident": bool(predicted) and cycle.decider.confident(cycle.score),
             "lid": lid["name"], "awake_ms": awake_ms, "hold_ms": hold_ms,
             "awake_outside_hold_ms": awake_ms - hold_ms,
+            "console": smart_bin.console,
         }
         if truth is not None:
             expected = config.class_to_lid.get(truth, config.general_lid)

@@ -1,6 +1,7 @@
 """The bin's cycle under CPython with fake hardware: which lid opens, how the lids move,
 what gets logged, and that no fault stops the bin."""
 import json
+import re
 
 from sim.fake_microlite import FakeMicrolite
 from smartbin import storage as storage_module
@@ -415,3 +416,20 @@ def test_grayscale_models_get_grayscale_frames(make_bin):
     smart_bin.run()
     assert smart_bin.hw.camera.grayscale
     assert smart_bin.counts()["classes"] == {"plastic": 1}  # 200 * 6 // 256 = 4
+
+
+def test_each_item_prints_one_console_line_with_class_score_lid_and_times(make_bin, capsys):
+    smart_bin = make_bin(flash_with(), frames=[frame_for_class(LABELS.index("glass"))])
+    smart_bin.run()
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("item ")]
+    assert len(lines) == 1
+    assert lines[0].startswith("item glass 1.00 -> lid containers (look ")
+    look, lid = [int(n) for n in re.findall(r"(\d+) ms", lines[0])]
+    assert lid > 0 and look >= 0
+
+
+def test_an_item_without_a_model_prints_unknown_and_the_general_lid(make_bin, capsys):
+    smart_bin = make_bin(flash_with(model=None), frames=[frame_for_class(1)])
+    smart_bin.run()
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("item ")]
+    assert len(lines) == 1 and lines[0].startswith("item unknown 0.00 -> lid general (look ")

@@ -43,6 +43,10 @@ def test_every_photo_goes_through_the_firmware_to_a_lid(photos, tiny_int8_model)
     assert summary["labelled"] == 4 and 0 <= summary["accuracy"] <= 1
     assert summary["counts"]["items"] == 5
     assert summary["model_loaded"] and summary["errors_log"] == ""
+    # what the bin prints on its serial console for each item, kept out of our stdout
+    for item in items:
+        assert item["console"].startswith("item %s " % item["predicted"])
+        assert "-> lid %s (look " % item["lid"] in item["console"]
 
 
 def test_the_bin_decides_as_the_host_model_does_on_the_camera_frame(photos, tiny_int8_model):

@@ -13,14 +13,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from host_tools import contract
+from host_tools import contract, model_choice
 from host_tools.errors import SmartbinError
 from host_tools.device import firmware_check
 from host_tools.device.transport import TEMP_SUFFIX, Board, check_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_FIRMWARE = REPO_ROOT / "firmware"
-DEFAULT_MODEL = REPO_ROOT / "models" / "default"
 PACKAGE = "smartbin"
 BOARD_PACKAGE_DIR = "/lib/smartbin"
 MPY_ARCH = "xtensawin"  # the ESP32's native-code architecture for mpy-cross
@@ -49,10 +48,11 @@ def _compile_mpy(source_path, work_dir):
     return out_path.read_bytes()
 
 
-def plan(firmware_dir=DEFAULT_FIRMWARE, model_dir=DEFAULT_MODEL, config_path=None, mpy=False):
-    """The files a deploy puts on the board: [(board_path, bytes)], checked locally first."""
+def plan(firmware_dir=DEFAULT_FIRMWARE, model_dir=None, config_path=None, mpy=False):
+    """The files a deploy puts on the board: [(board_path, bytes)], checked locally first.
+    Without `model_dir`, the model every command defaults to (model_choice)."""
     firmware_dir = Path(firmware_dir)
-    model_dir = Path(model_dir)
+    model_dir = Path(model_dir) if model_dir else model_choice.default_model_dir()
     config_path = Path(config_path) if config_path else firmware_dir / "config.json"
     package_dir = firmware_dir / PACKAGE
     if not (firmware_dir / "main.py").is_file() or not package_dir.is_dir():
@@ -101,13 +101,14 @@ def _free_bytes(board):
     return stat[0] * stat[3]
 
 
-def deploy(port, firmware_dir=DEFAULT_FIRMWARE, model_dir=DEFAULT_MODEL, config_path=None,
+def deploy(port, firmware_dir=DEFAULT_FIRMWARE, model_dir=None, config_path=None,
            mpy=False, boot_seconds=5.0, progress=None, board=None):
     """Bring the board up to date; return a report dict.
 
     `progress(board_path, bytes_done, bytes_total)` is called while files are sent.
     `board` may be an open `Board` (tests); otherwise `port` is opened.
     """
+    model_dir = Path(model_dir) if model_dir else model_choice.default_model_dir()
     files = plan(firmware_dir, model_dir, config_path, mpy)  # local mistakes need no board
     if board is None:
         check_port(port)
@@ -118,6 +119,7 @@ def deploy(port, firmware_dir=DEFAULT_FIRMWARE, model_dir=DEFAULT_MODEL, config_
         facts, firmware_warnings = firmware_check.check(board, _mpy_version(files) if mpy
                                                         else None)
         report = _deploy_files(board, files, progress)
+        report["model"] = str(model_dir)
         report["firmware"] = facts
         report["firmware_warnings"] = firmware_warnings
         report["boot_problems"] = board.eval(
@@ -193,8 +195,9 @@ def _deploy_files(board, files, progress):
 # ---- command line ------------------------------------------------------------------------
 def configure(parser):
     parser.add_argument("--port", help="serial port of the board (e.g. /dev/ttyUSB0)")
-    parser.add_argument("--model", default=str(DEFAULT_MODEL),
-                        help="model folder with model.tflite and model.json (default: %(default)s)")
+    parser.add_argument("--model", default=None,
+                        help="model folder with model.tflite and model.json (default: "
+                             "build/model if it has a model.tflite, else models/default)")
     parser.add_argument("--config", default=None,
                         help="config file (default: firmware/config.json)")
     parser.add_argument("--firmware", default=str(DEFAULT_FIRMWARE),
@@ -218,8 +221,9 @@ def run(args):
                                           unit_scale=True, leave=False, disable=args.json)
         bar.update(done - bar.n)
 
+    model_dir = args.model or model_choice.default_model_dir(announce=True)
     try:
-        report = deploy(args.port, args.firmware, args.model, args.config, args.mpy,
+        report = deploy(args.port, args.firmware, model_dir, args.config, args.mpy,
                         args.boot_seconds, progress)
     finally:
         for bar in bars.values():
@@ -227,8 +231,8 @@ def run(args):
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print("deployed to %s: %d file(s) sent (%d bytes), %d unchanged, %d removed, %.1f s"
-              % (report["port"], len(report["sent"]), report["bytes_sent"],
+        print("deployed %s to %s: %d file(s) sent (%d bytes), %d unchanged, %d removed, %.1f s"
+              % (report["model"], report["port"], len(report["sent"]), report["bytes_sent"],
                  len(report["unchanged"]), len(report["removed"]), report["seconds"]))
         facts = report["firmware"]
         print("firmware: MicroPython %s with %s" % (

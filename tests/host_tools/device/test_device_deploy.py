@@ -212,3 +212,16 @@ def test_precompiled_modules_need_the_boards_mpy_format(firmware_copy, tiny_mode
     assert judge(dict(facts, mpy=made_here), made_here)[0] == []
     missing, _ = judge(dict(facts, mpy=5), made_here)
     assert missing and "deploy without --mpy" in missing[0]
+
+
+def test_deploy_without_model_takes_the_trained_model_and_says_so(
+        board, deployed, firmware_copy, tiny_model, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    shutil.copytree(tiny_model, tmp_path / "build" / "model")
+    monkeypatch.chdir(tmp_path)
+    assert main(["deploy", "--port", board.port, "--firmware", str(firmware_copy),
+                 "--boot-seconds", "30"]) == 0
+    captured = capsys.readouterr()
+    assert "model: build/model (the model you trained)" in captured.err
+    assert captured.out.startswith("deployed build/model to %s:" % board.port)

@@ -12,3 +12,16 @@ def firmware_module(name):
     if str(FIRMWARE_DIR) not in sys.path:
         sys.path.insert(0, str(FIRMWARE_DIR))
     return importlib.import_module("smartbin." + name)
+
+
+def pin_warnings(config, where):
+    """Refuse a config whose pins clash with the board (firmware smartbin/pin_owners.py:
+    the flash, PSRAM, console, camera, input-only pins, one pin twice), in one line naming
+    each pin and its owner; return the strapping-pin warnings. `config` is the firmware's
+    validated Config."""
+    from host_tools.errors import SmartbinError
+
+    if config.pin_conflicts:
+        raise SmartbinError("%s: %s" % (where, "; ".join(
+            conflict.split(": ", 1)[1] for conflict in config.pin_conflicts)))
+    return list(config.pin_warnings)

@@ -18,6 +18,7 @@ from host_tools import contract as host_contract
 from host_tools import microlite_shim
 from host_tools.data.images import is_image_name
 from host_tools.errors import SmartbinError
+from host_tools.firmware_modules import pin_warnings
 from host_tools.power import DEFAULT_CONFIG, FIRMWARE_DIR, power_settings, read_config
 
 
@@ -117,6 +118,7 @@ def simulate(images_dir, model_dir, config_path=DEFAULT_CONFIG, progress=None):
 
     contract, model_bytes = load_model_folder(model_dir)
     raw_config, config = read_config(config_path)
+    warnings = pin_warnings(config, str(config_path))  # a pin clash is refused, as by deploy
     settings = power_settings(raw_config)
 
     # The board's flash after `smartbin deploy`.
@@ -149,7 +151,9 @@ def simulate(images_dir, model_dir, config_path=DEFAULT_CONFIG, progress=None):
         return smart_bin, hw, hw.power.sleeps[-1] - woke_at
 
     with without_gc_pauses():
-        return _run(photos, images_dir, contract, config, storage, wake, progress)
+        report = _run(photos, images_dir, contract, config, storage, wake, progress)
+    report["summary"]["pin_warnings"] = warnings
+    return report
 
 
 def _run(photos, images_dir, contract, config, storage, wake, progress):
@@ -251,6 +255,8 @@ def run(args):
               % (100 * summary["accuracy"], 100 * summary["right_lid"], summary["labelled"]))
     print("awake per item %.2f s, of which %.2f s outside the lid hold (simulated timeline)"
           % (summary["mean_awake_ms"] / 1000, summary["mean_awake_outside_hold_ms"] / 1000))
+    for warning in summary["pin_warnings"]:
+        print("pin warning: %s" % warning)
     for problem in summary["config_problems"]:
         print("config problem (the board would blink code 2): %s" % problem)
     if summary["errors_log"]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from host_tools import contract, model_choice
 from host_tools.errors import SmartbinError
+from host_tools.firmware_modules import firmware_module, pin_warnings
 from host_tools.device import firmware_check
 from host_tools.device.transport import TEMP_SUFFIX, Board, check_port
 
@@ -63,6 +64,7 @@ def plan(firmware_dir=DEFAULT_FIRMWARE, model_dir=None, config_path=None, mpy=Fa
         config = json.loads(config_bytes.decode("utf-8"))
     except ValueError as error:
         raise SmartbinError("%s is not valid JSON: %s" % (config_path, error)) from None
+    pin_warnings(firmware_module("config").validate(config), str(config_path))
     model_paths = config.get("model") if isinstance(config, dict) else None
     if not isinstance(model_paths, dict):
         model_paths = {}
@@ -110,6 +112,7 @@ def deploy(port, firmware_dir=DEFAULT_FIRMWARE, model_dir=None, config_path=None
     """
     model_dir = Path(model_dir) if model_dir else model_choice.default_model_dir()
     files = plan(firmware_dir, model_dir, config_path, mpy)  # local mistakes need no board
+    config = firmware_module("config").validate(json.loads(dict(files)["/config.json"]))
     if board is None:
         check_port(port)
     started = time.monotonic()
@@ -120,6 +123,7 @@ def deploy(port, firmware_dir=DEFAULT_FIRMWARE, model_dir=None, config_path=None
                                                         else None)
         report = _deploy_files(board, files, progress)
         report["model"] = str(model_dir)
+        report["pin_warnings"] = pin_warnings(config, "config")
         report["firmware"] = facts
         report["firmware_warnings"] = firmware_warnings
         report["boot_problems"] = board.eval(
@@ -240,6 +244,8 @@ def run(args):
             ", ".join(name for name in ("microlite", "camera", "viper") if facts.get(name))))
         for warning in report["firmware_warnings"]:
             print("firmware warning: %s" % warning)
+        for warning in report["pin_warnings"]:
+            print("pin warning: %s" % warning)
         for problem in report["boot_problems"]:
             print("config warning: %s" % problem)
         print("the application started (no error within %g s)" % args.boot_seconds)

@@ -136,3 +136,27 @@ def test_a_model_file_that_does_not_match_its_contract_is_refused(photos, tiny_i
         f.write(b"\0")
     with pytest.raises(SmartbinError, match="sha256"):
         simulate.simulate(photos, model_dir)
+
+
+def test_a_config_whose_pins_clash_with_the_board_is_refused_naming_pin_and_owner(
+        photos, tiny_int8_model, tmp_path, capsys):
+    raw = json.loads(power.DEFAULT_CONFIG.read_text())
+    raw["lids"][0]["pin"] = 16
+    raw["pins"]["status_led"] = 13
+    path = tmp_path / "pins.json"
+    path.write_text(json.dumps(raw))
+    assert main(["simulate", str(photos), "--model", str(tiny_int8_model),
+                 "--config", str(path)]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert "GPIO13 is shared by wake sensor and status LED" in error
+    assert "GPIO16 for lid paper belongs to the PSRAM (CS)" in error
+
+
+def test_strapping_pins_of_the_default_config_are_warned_about(photos, tiny_int8_model,
+                                                               capsys):
+    assert main(["simulate", str(photos), "--model", str(tiny_int8_model)]) == 0
+    warnings = [line for line in capsys.readouterr().out.splitlines()
+                if line.startswith("pin warning: ")]
+    assert [line.split()[2:5] for line in warnings] == [["GPIO15", "for", "lid"],
+                                                         ["GPIO2", "for", "lid"]]

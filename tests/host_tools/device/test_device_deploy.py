@@ -225,3 +225,24 @@ def test_deploy_without_model_takes_the_trained_model_and_says_so(
     captured = capsys.readouterr()
     assert "model: build/model (the model you trained)" in captured.err
     assert captured.out.startswith("deployed build/model to %s:" % board.port)
+
+
+def test_a_config_whose_pins_clash_with_the_board_is_refused_before_looking_for_it(
+        tmp_path, firmware_copy, tiny_model, capsys):
+    raw = json.loads((firmware_copy / "config.json").read_text())
+    raw["lids"][2]["pin"] = 36  # input-only, and the camera's D4
+    raw["lids"][1]["pin"] = 7
+    clashing = tmp_path / "config.json"
+    clashing.write_text(json.dumps(raw))
+    assert main(["deploy", "--port", "/dev/ttyNOPE0", "--model", str(tiny_model),
+                 "--firmware", str(firmware_copy), "--config", str(clashing)]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert error.startswith("error: %s: " % clashing)
+    assert "GPIO7 for lid containers belongs to the SPI flash (D0)" in error
+    assert "GPIO36 for lid general is input-only" in error
+
+
+def test_deploy_warns_about_lids_on_strapping_pins(deployed):
+    assert [warning.split(" is a strapping pin")[0] for warning in deployed["pin_warnings"]] == [
+        "GPIO15 for lid containers", "GPIO2 for lid general"]

@@ -38,13 +38,16 @@ def move_lid(port, lid, us, board=None):
     check_pulse(us)
     own_board = board is None
     board = board or Board(port)
+    held = False
     try:
         load_application(board)
-        return board.eval("_selftest.session().move_lid(%r, %d)" % (lid, us),
-                          action="moving lid %s" % lid)
+        pin = board.eval("_selftest.session().move_lid(%r, %d)" % (lid, us),
+                         action="moving lid %s" % lid)
+        held = True
+        return pin
     finally:
-        if own_board:
-            board.close(restart=False)
+        if own_board:  # nothing moved: back to sorting at once
+            board.close(restart=not held)
 
 
 # ---- command line ------------------------------------------------------------------------

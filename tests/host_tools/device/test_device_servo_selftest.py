@@ -94,3 +94,31 @@ def test_servo_cli_says_where_the_lid_is_held_and_what_to_do_next(board, deploye
     out = capsys.readouterr().out
     assert out.startswith("lid paper (GPIO14) held at 1250 us.")
     assert "closed_us or open_us in config.json" in out
+
+
+def test_after_a_refused_lid_name_the_bin_goes_back_to_its_application(board, deployed):
+    with pytest.raises(SmartbinError, match="no lid named"):
+        move_lid(board.port, "lid9", 1500)
+    # restarted (machine.reset), not left at the prompt with the session's objects
+    with Board(board.port, soft_reset=False) as connection:
+        assert connection.eval("'_selftest' in globals()") is False
+        assert connection.eval("__import__('machine').reset_cause()") == 2  # HARD_RESET
+
+
+def test_selftest_names_a_clashing_pin_and_skips_the_lid_that_lost_it(
+        tmp_path, firmware_copy, tiny_model):
+    import json
+
+    with VirtualBoard(tmp_path / "clash") as clash:
+        for board_path, data in plan(firmware_copy, tiny_model):
+            target = clash.flash_dir / board_path.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        raw = json.loads((clash.flash_dir / "config.json").read_text())
+        raw["lids"][0]["pin"] = 16  # edited on the board by hand: the PSRAM's pin
+        (clash.flash_dir / "config.json").write_text(json.dumps(raw))
+        results = {name: (ok, detail) for name, ok, detail in selftest(clash.port)}
+    assert results["config"] == (False, "1 problem(s), defaults used: pins: GPIO16 for lid "
+                                        "paper belongs to the PSRAM (CS)")
+    assert results["lid paper"] == (False, "paper: no usable pin in /config.json")
+    assert results["lid containers"][0] and results["inference"][0]

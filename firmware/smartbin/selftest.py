@@ -36,6 +36,7 @@ class Checks:
         self.config = config
         self.microlite = microlite
         self.frame = None
+        self.frame_meta = None
         self.contract = None
 
     def lid_names(self):
@@ -122,11 +123,19 @@ class Checks:
                 pass
         took = hw.clock.ticks_ms() - started
         self.frame = frame
+        self.frame_meta = {"width": width, "height": height,
+                           "format": "GRAY" if grayscale else "RGB565", "bytes": len(frame)}
         if _uniform(frame):
             return False, ("every byte of the %dx%d frame is 0x%02x: is the lens covered or "
                            "the sensor's ribbon loose?" % (width, height, frame[0]))
         return True, "%dx%d %s frame in %d ms" % (width, height,
                                                  "GRAY" if grayscale else "RGB565", took)
+
+    def save_photo(self, path):
+        """Write the last photo to `path` on the flash (for the laptop to fetch); return its
+        {"width", "height", "format", "bytes"}."""
+        self.hw.storage.write(path, self.frame)
+        return self.frame_meta
 
     def inference(self):
         """Classify the photo with the deployed model, as the bin does."""

@@ -122,3 +122,28 @@ def test_selftest_names_a_clashing_pin_and_skips_the_lid_that_lost_it(
                                         "paper belongs to the PSRAM (CS)")
     assert results["lid paper"] == (False, "paper: no usable pin in /config.json")
     assert results["lid containers"][0] and results["inference"][0]
+
+
+def test_selftest_saves_the_photo_it_classified_as_a_png(board, deployed, tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    from host_tools import contract
+
+    rgb = np.random.default_rng(5).integers(0, 256, size=(96, 96, 3), dtype=np.uint8)
+    (board.frames_dir / "shot.raw").write_bytes(contract.rgb888_to_rgb565(rgb))
+    try:
+        assert main(["selftest", "--port", board.port, "--photo",
+                     str(tmp_path / "seen.png")]) == 0
+    finally:
+        (board.frames_dir / "shot.raw").unlink()
+    assert "photo saved: %s" % (tmp_path / "seen.png") in capsys.readouterr().out
+    saved = np.asarray(Image.open(tmp_path / "seen.png"))
+    expected = contract.rgb565_to_rgb888(contract.rgb888_to_rgb565(rgb), 96, 96)
+    assert saved.tobytes() == expected.tobytes()
+    assert not (board.flash_dir / "selftest.raw").exists()
+
+
+def test_selftest_photo_must_be_a_png_and_is_checked_before_looking_for_the_board(capsys):
+    assert main(["selftest", "--port", "/dev/ttyNOPE0", "--photo", "seen.jpg"]) == 1
+    assert capsys.readouterr().err == "error: --photo must name a .png file, not seen.jpg\n"

@@ -167,7 +167,8 @@ def test_bad_config_values_fall_back_to_defaults_and_blink_the_config_code(make_
     smart_bin = make_bin(flash_with(json.dumps(config)), frames=[frame_for_class(1)])
     bin_state = smart_bin.run()
     assert bin_state.config.threshold == 0.6
-    assert "threshold" in smart_bin.errors() and "GPIO34 for lid paper is input-only" in smart_bin.errors()
+    assert "threshold" in smart_bin.errors()
+    assert "GPIO34 for lid paper is input-only" in smart_bin.errors()
     assert smart_bin.hw.status_led.blinks() == 2 * 2  # code 2, shown twice
     assert smart_bin.moves() == ["containers"]
 

@@ -33,7 +33,7 @@ class VirtualBoard:
     """One virtual board; `start()` it, use `port`, `stop()` it (or use it as a context)."""
 
     def __init__(self, workdir, capacity=4 * 1024 * 1024, heap=4 * 1024 * 1024, raw_paste=True,
-                 firmware="smartbin"):
+                 firmware="smartbin", items=0):
         workdir = Path(workdir)
         self.flash_dir = workdir / "flash"
         self.frames_dir = workdir / "frames"
@@ -45,6 +45,8 @@ class VirtualBoard:
         # back to the plain raw REPL (both paths are mpremote's own).
         self.raw_paste = raw_paste
         self.firmware = firmware
+        # the next `items` deep sleeps end with an item at the sensor (a bin in use)
+        self.items = items
         self.port = None
         self.bytes_from_host = 0
         self._process = None
@@ -65,7 +67,7 @@ class VirtualBoard:
             ["node", str(BOARD_SCRIPT), "--flash", str(self.flash_dir),
              "--capacity", str(self.capacity), "--frames", str(self.frames_dir),
              "--heap", str(self.heap), "--raw-paste", "on" if self.raw_paste else "off",
-             "--firmware", self.firmware],
+             "--firmware", self.firmware, "--items", str(self.items)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=str(REPO_ROOT))
         threading.Thread(target=self._board_to_host, daemon=True).start()
         self.connect()

@@ -23,7 +23,7 @@ TRAIN_ARGS ?=
 EXPORT_ARGS ?=
 
 .PHONY: help venv node model data split train export evaluate test bench simulate power \
-        flash deploy pull-images capture monitor firmware clean
+        flash deploy selftest servo pull-images capture monitor firmware clean
 
 help:
 	@echo "make model [DATA=DIR]      get data, train, quantize to int8, export, evaluate"
@@ -33,6 +33,8 @@ help:
 	@echo "make power                 estimate battery life from firmware/config.json"
 	@echo "make flash PORT=.. FIRMWARE=..   write MicroPython firmware to the board"
 	@echo "make deploy PORT=..        copy application, model and config to the board"
+	@echo "make selftest PORT=..      open and close every lid, blink the LEDs, one photo and inference"
+	@echo "make servo PORT=.. LID=paper US=1500   hold one lid at a pulse width (calibration)"
 	@echo "make pull-images PORT=..   copy the bin's debug frames into data/inbox"
 	@echo "make capture PORT=.. LABEL=..  take photos with the bin's camera into a class folder"
 	@echo "make monitor PORT=..       show the board's error log and output"
@@ -98,6 +100,12 @@ flash: venv
 
 deploy: venv
 	$(SMARTBIN) deploy --port "$(PORT)" --model $(MODEL) $(if $(MPY),--mpy)
+
+selftest: venv
+	$(SMARTBIN) selftest --port "$(PORT)"
+
+servo: venv
+	$(SMARTBIN) servo --port "$(PORT)" --lid "$(LID)" --us "$(US)"
 
 pull-images: venv
 	$(SMARTBIN) pull --port "$(PORT)" --dest data/inbox $(if $(MOVE),--move)

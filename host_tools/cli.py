@@ -25,6 +25,8 @@ _COMMANDS = {
     "power": ("host_tools.power", "estimate battery life and energy per item"),
     "flash": ("host_tools.device.flash", "write a MicroPython firmware image with esptool"),
     "deploy": ("host_tools.device.deploy", "copy the application, model and config to the board"),
+    "servo": ("host_tools.device.servo", "move one lid to a pulse width, to calibrate it"),
+    "selftest": ("host_tools.device.selftest", "test every lid, the LEDs, camera and model"),
     "capture": ("host_tools.device.capture", "take photos with the board's camera into a class folder"),
     "pull": ("host_tools.device.pull", "copy the bin's debug frames into a local inbox"),
     "inbox": ("host_tools.device.inbox", "file pulled frames into class folders"),

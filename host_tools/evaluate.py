@@ -216,7 +216,16 @@ def run(args):
         raise SmartbinError("--target-contamination must be between 0 and 1 (0.1 is 10%%), "
                             "not %s" % args.target_contamination)
     model_dir = Path(args.model) if args.model else predict.default_model_dir()
-    report_dir = (Path(args.out) if args.out else model_dir) if args.report else None
+    report_dir = None
+    if args.report:
+        from host_tools.model_choice import DEFAULT_REPORT_DIR, is_committed_default
+
+        # the committed default's report stays as committed
+        report_dir = Path(args.out) if args.out else (
+            DEFAULT_REPORT_DIR if is_committed_default(model_dir) else model_dir)
+        if is_committed_default(report_dir):
+            raise SmartbinError("models/default holds the committed report: give --out "
+                                "another folder")
     bars = ProgressBars() if sys.stderr.isatty() and not args.json else None
     try:
         metrics = evaluate_model(model_dir, args.data, args.split, args.subset, report_dir,
@@ -227,8 +236,8 @@ def run(args):
     if args.json:
         print(json.dumps({k: v for k, v in metrics.items() if k != "mistakes"}, indent=2))
         return 0
-    print("accuracy %.1f%% on %d photos (int8, TFLM)" % (100 * metrics["accuracy"],
-                                                        metrics["images"]))
+    print("model %s: accuracy %.1f%% on %d photos (int8, TFLM)"
+          % (model_dir, 100 * metrics["accuracy"], metrics["images"]))
     print("%-12s %9s %7s %6s %7s" % ("class", "precision", "recall", "F1", "photos"))
     for label, row in metrics["per_class"].items():
         print("%-12s %9.3f %7.3f %6.3f %7d" % (label, row["precision"], row["recall"],

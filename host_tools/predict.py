@@ -22,19 +22,12 @@ _SHEET_COLUMNS = 6
 _DECODE_THREADS = 4
 
 
-_REPO_DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default"
-
-
 def default_model_dir():
-    """The model you trained (build/model) if there is one, else the committed default
-    (the one in this folder, else the one beside the package, so it works from anywhere)."""
-    built = Path("build") / "model"
-    if (built / contract.MODEL_JSON).is_file():
-        return built
-    committed = Path("models") / "default"
-    if (committed / contract.MODEL_JSON).is_file() or not _REPO_DEFAULT_MODEL.is_dir():
-        return committed
-    return _REPO_DEFAULT_MODEL
+    """The model you trained (build/model) if there is one, else the committed default;
+    says which on stderr (one rule for every command: host_tools/model_choice.py)."""
+    from host_tools import model_choice
+
+    return model_choice.default_model_dir(announce=True)
 
 
 def load_model_folder(model_dir):

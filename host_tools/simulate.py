@@ -9,6 +9,7 @@ A simulated clock charges the board's durations from config.json's "power" secti
 the report shows how long the bin stays awake per item and how much of that is the lid
 hold."""
 import contextlib
+import io
 import json
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from host_tools import contract as host_contract
 from host_tools import microlite_shim
 from host_tools.data.images import is_image_name
 from host_tools.errors import SmartbinError
+from host_tools.firmware_modules import pin_warnings
 from host_tools.power import DEFAULT_CONFIG, FIRMWARE_DIR, power_settings, read_config
 
 
@@ -116,6 +118,7 @@ def simulate(images_dir, model_dir, config_path=DEFAULT_CONFIG, progress=None):
 
     contract, model_bytes = load_model_folder(model_dir)
     raw_config, config = read_config(config_path)
+    warnings = pin_warnings(config, str(config_path))  # a pin clash is refused, as by deploy
     settings = power_settings(raw_config)
 
     # The board's flash after `smartbin deploy`.
@@ -140,11 +143,17 @@ def simulate(images_dir, model_dir, config_path=DEFAULT_CONFIG, progress=None):
             original_sleep()
 
         hw.power.deep_sleep = deep_sleep
-        smart_bin = app.main(hw, config, microlite, wakes=1)
+        # What the bin prints on its serial console (one line per item) is kept for the
+        # report, not mixed into this command's own output.
+        with contextlib.redirect_stdout(io.StringIO()) as console:
+            smart_bin = app.main(hw, config, microlite, wakes=1)
+        smart_bin.console = console.getvalue().strip()
         return smart_bin, hw, hw.power.sleeps[-1] - woke_at
 
     with without_gc_pauses():
-        return _run(photos, images_dir, contract, config, storage, wake, progress)
+        report = _run(photos, images_dir, contract, config, storage, wake, progress)
+    report["summary"]["pin_warnings"] = warnings
+    return report
 
 
 def _run(photos, images_dir, contract, config, storage, wake, progress):
@@ -165,6 +174,7 @@ def _run(photos, images_dir, contract, config, storage, wake, progress):
             "confident": bool(predicted) and cycle.decider.confident(cycle.score),
             "lid": lid["name"], "awake_ms": awake_ms, "hold_ms": hold_ms,
             "awake_outside_hold_ms": awake_ms - hold_ms,
+            "console": smart_bin.console,
         }
         if truth is not None:
             expected = config.class_to_lid.get(truth, config.general_lid)
@@ -245,6 +255,8 @@ def run(args):
               % (100 * summary["accuracy"], 100 * summary["right_lid"], summary["labelled"]))
     print("awake per item %.2f s, of which %.2f s outside the lid hold (simulated timeline)"
           % (summary["mean_awake_ms"] / 1000, summary["mean_awake_outside_hold_ms"] / 1000))
+    for warning in summary["pin_warnings"]:
+        print("pin warning: %s" % warning)
     for problem in summary["config_problems"]:
         print("config problem (the board would blink code 2): %s" % problem)
     if summary["errors_log"]:

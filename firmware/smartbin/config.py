@@ -3,9 +3,10 @@ default plus a line in `problems` (the app blinks an error code), never a crash 
 No other module reads the config file; they all receive this object."""
 import json
 
+from smartbin import pin_owners
+from smartbin.lids import PULSE_MAX_US, PULSE_MIN_US
+
 _MAX_LIDS = 6
-# GPIOs that can drive a servo: 6-11 are the SPI flash, 34-39 are input-only.
-_OUTPUT_PINS = (0, 1, 2, 3, 4, 5, 12, 13, 14, 15, 16, 17, 18, 19, 21, 22, 23, 25, 26, 27, 32, 33)
 # ext0 wake needs an RTC GPIO.
 _RTC_PINS = (0, 2, 4, 12, 13, 14, 15, 25, 26, 27, 32, 33, 34, 35, 36, 37, 38, 39)
 
@@ -98,16 +99,17 @@ def _lid(raw, index, problems):
         lid["name"] = raw["name"]
     else:
         problems.append("lids[%d].name: missing" % index)
-    if raw.get("pin") in _OUTPUT_PINS:
-        lid["pin"] = raw["pin"]
+    if _is_int(raw.get("pin")):
+        lid["pin"] = raw["pin"]  # judged with every other pin in pin_owners
     else:
-        problems.append("lids[%d].pin: not an output GPIO" % index)
+        problems.append("lids[%d].pin: must be a GPIO number" % index)
     for key in ("closed_us", "open_us"):
         value = raw.get(key)
-        if _is_int(value) and 500 <= value <= 2500:
+        if _is_int(value) and PULSE_MIN_US <= value <= PULSE_MAX_US:
             lid[key] = value
         else:
-            problems.append("lids[%d].%s: must be 500..2500" % (index, key))
+            problems.append("lids[%d].%s: must be %d..%d" % (index, key, PULSE_MIN_US,
+                                                            PULSE_MAX_US))
     return lid
 
 
@@ -119,13 +121,12 @@ def _lids(raw, problems):
                  for n, p in _DEFAULT_LIDS]
     lids = [_lid(item, i, problems) for i, item in enumerate(value)]
     names = [lid["name"] for lid in lids]
-    pins = [lid["pin"] for lid in lids]
     for i, lid in enumerate(lids):
         if names.index(lid["name"]) != i:
             problems.append("lids[%d].name: duplicate" % i)
             lid["name"] = "lid%d" % i
-        if lid["pin"] < 0 or pins.index(lid["pin"]) != i:
-            problems.append("lids[%d].pin: missing or shared" % i)
+        if lid["pin"] < 0:
+            problems.append("lids[%d].pin: missing" % i)
             lid["pin"] = -1  # a lid without a pin is skipped, never drives a wrong servo
     return lids
 
@@ -217,6 +218,9 @@ def validate(raw):
         config.general_lid = lid_names[-1]
     config.class_to_lid = _class_to_lid(raw, lid_names, problems)
     config.pins = _pins(raw, problems)
+    # flash, PSRAM, console, camera, input-only and shared pins: one table, also the host's
+    config.pin_conflicts, config.pin_warnings = pin_owners.settle(config.pins, config.lids)
+    problems.extend(config.pin_conflicts)
     # A watchdog shorter than one open-hold-close would reset the bin mid-move.
     longest_move = 2 * config.gentle_ramp_ms + config.hold_open_ms + config.settle_ms
     if config.watchdog_ms < longest_move + 10000:

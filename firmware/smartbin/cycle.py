@@ -93,6 +93,11 @@ class Cycle:
         label = labels[self.label] if self.label >= 0 else "unknown"
         lid = self.config.lids[self.lid]["name"]
         confident = self.label >= 0 and self.decider.confident(self.score)
+        # One line per item on the serial console (`smartbin monitor` shows it live); the
+        # lid has already moved, so the formatting costs the item nothing.
+        print("item %s %.2f -> lid %s (look %d ms, lid %d ms)" % (
+            label, self.contract.confidence(self.score) if self.label >= 0 else 0.0, lid,
+            self.timings["look_ms"], self.timings["lid_ms"]))
         try:
             self.counts.add_item(label, lid, confident)
         except OSError as error:

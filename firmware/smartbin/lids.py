@@ -9,6 +9,10 @@ except ImportError:
         return value
 
 _EASE_ONE = const(256)  # ease curve in 1/256ths: small ints, no floats while moving
+# Pulse widths a hobby servo takes without straining at its end stops: the range of
+# config.json's closed_us / open_us and of `smartbin servo`.
+PULSE_MIN_US = const(500)
+PULSE_MAX_US = const(2500)
 
 
 def ease(k, steps):

@@ -2,8 +2,9 @@
 
 Only files whose sha256 differs from the board's copy are sent; each is written to a
 temporary name, checked, and renamed into place, so a pulled cable never leaves a half
-file where the bin would load it. Afterwards the board is soft-reset and watched for a
-clean start.
+file where the bin would load it. Before anything is copied the board is asked what its
+firmware can do (`firmware_check`): a plain MicroPython image, which could never classify,
+is refused. Afterwards the board is soft-reset and watched for a clean start.
 """
 import hashlib
 import json
@@ -12,13 +13,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from host_tools import contract
+from host_tools import contract, model_choice
 from host_tools.errors import SmartbinError
+from host_tools.firmware_modules import firmware_module, pin_warnings
+from host_tools.device import firmware_check
 from host_tools.device.transport import TEMP_SUFFIX, Board, check_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_FIRMWARE = REPO_ROOT / "firmware"
-DEFAULT_MODEL = REPO_ROOT / "models" / "default"
 PACKAGE = "smartbin"
 BOARD_PACKAGE_DIR = "/lib/smartbin"
 MPY_ARCH = "xtensawin"  # the ESP32's native-code architecture for mpy-cross
@@ -47,10 +49,11 @@ def _compile_mpy(source_path, work_dir):
     return out_path.read_bytes()
 
 
-def plan(firmware_dir=DEFAULT_FIRMWARE, model_dir=DEFAULT_MODEL, config_path=None, mpy=False):
-    """The files a deploy puts on the board: [(board_path, bytes)], checked locally first."""
+def plan(firmware_dir=DEFAULT_FIRMWARE, model_dir=None, config_path=None, mpy=False):
+    """The files a deploy puts on the board: [(board_path, bytes)], checked locally first.
+    Without `model_dir`, the model every command defaults to (model_choice)."""
     firmware_dir = Path(firmware_dir)
-    model_dir = Path(model_dir)
+    model_dir = Path(model_dir) if model_dir else model_choice.default_model_dir()
     config_path = Path(config_path) if config_path else firmware_dir / "config.json"
     package_dir = firmware_dir / PACKAGE
     if not (firmware_dir / "main.py").is_file() or not package_dir.is_dir():
@@ -61,6 +64,7 @@ def plan(firmware_dir=DEFAULT_FIRMWARE, model_dir=DEFAULT_MODEL, config_path=Non
         config = json.loads(config_bytes.decode("utf-8"))
     except ValueError as error:
         raise SmartbinError("%s is not valid JSON: %s" % (config_path, error)) from None
+    pin_warnings(firmware_module("config").validate(config), str(config_path))
     model_paths = config.get("model") if isinstance(config, dict) else None
     if not isinstance(model_paths, dict):
         model_paths = {}
@@ -99,21 +103,29 @@ def _free_bytes(board):
     return stat[0] * stat[3]
 
 
-def deploy(port, firmware_dir=DEFAULT_FIRMWARE, model_dir=DEFAULT_MODEL, config_path=None,
+def deploy(port, firmware_dir=DEFAULT_FIRMWARE, model_dir=None, config_path=None,
            mpy=False, boot_seconds=5.0, progress=None, board=None):
     """Bring the board up to date; return a report dict.
 
     `progress(board_path, bytes_done, bytes_total)` is called while files are sent.
     `board` may be an open `Board` (tests); otherwise `port` is opened.
     """
+    model_dir = Path(model_dir) if model_dir else model_choice.default_model_dir()
     files = plan(firmware_dir, model_dir, config_path, mpy)  # local mistakes need no board
+    config = firmware_module("config").validate(json.loads(dict(files)["/config.json"]))
     if board is None:
         check_port(port)
     started = time.monotonic()
     own_board = board is None
     board = board or Board(port)
     try:
+        facts, firmware_warnings = firmware_check.check(board, _mpy_version(files) if mpy
+                                                        else None)
         report = _deploy_files(board, files, progress)
+        report["model"] = str(model_dir)
+        report["pin_warnings"] = pin_warnings(config, "config")
+        report["firmware"] = facts
+        report["firmware_warnings"] = firmware_warnings
         report["boot_problems"] = board.eval(
             "__import__('smartbin.remote').remote.boot_check()",
             action="checking that the application imports")
@@ -132,6 +144,11 @@ def deploy(port, firmware_dir=DEFAULT_FIRMWARE, model_dir=DEFAULT_MODEL, config_
     finally:
         if own_board:
             board.close()
+
+
+def _mpy_version(files):
+    """The .mpy format version of the precompiled modules in a plan (byte 1 of the file)."""
+    return next(data[1] for path, data in files if path.endswith(".mpy"))
 
 
 def _deploy_files(board, files, progress):
@@ -182,8 +199,9 @@ def _deploy_files(board, files, progress):
 # ---- command line ------------------------------------------------------------------------
 def configure(parser):
     parser.add_argument("--port", help="serial port of the board (e.g. /dev/ttyUSB0)")
-    parser.add_argument("--model", default=str(DEFAULT_MODEL),
-                        help="model folder with model.tflite and model.json (default: %(default)s)")
+    parser.add_argument("--model", default=None,
+                        help="model folder with model.tflite and model.json (default: "
+                             "build/model if it has a model.tflite, else models/default)")
     parser.add_argument("--config", default=None,
                         help="config file (default: firmware/config.json)")
     parser.add_argument("--firmware", default=str(DEFAULT_FIRMWARE),
@@ -207,8 +225,9 @@ def run(args):
                                           unit_scale=True, leave=False, disable=args.json)
         bar.update(done - bar.n)
 
+    model_dir = args.model or model_choice.default_model_dir(announce=True)
     try:
-        report = deploy(args.port, args.firmware, args.model, args.config, args.mpy,
+        report = deploy(args.port, args.firmware, model_dir, args.config, args.mpy,
                         args.boot_seconds, progress)
     finally:
         for bar in bars.values():
@@ -216,9 +235,17 @@ def run(args):
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print("deployed to %s: %d file(s) sent (%d bytes), %d unchanged, %d removed, %.1f s"
-              % (report["port"], len(report["sent"]), report["bytes_sent"],
+        print("deployed %s to %s: %d file(s) sent (%d bytes), %d unchanged, %d removed, %.1f s"
+              % (report["model"], report["port"], len(report["sent"]), report["bytes_sent"],
                  len(report["unchanged"]), len(report["removed"]), report["seconds"]))
+        facts = report["firmware"]
+        print("firmware: MicroPython %s with %s" % (
+            ".".join(str(part) for part in facts["version"]),
+            ", ".join(name for name in ("microlite", "camera", "viper") if facts.get(name))))
+        for warning in report["firmware_warnings"]:
+            print("firmware warning: %s" % warning)
+        for warning in report["pin_warnings"]:
+            print("pin warning: %s" % warning)
         for problem in report["boot_problems"]:
             print("config warning: %s" % problem)
         print("the application started (no error within %g s)" % args.boot_seconds)

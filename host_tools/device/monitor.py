@@ -2,7 +2,8 @@
 
 /errors.log has one line per fault, "<time> <what happened>" (firmware/smartbin/
 errors_log.py); the time is the board's clock in seconds. The live part soft-resets the
-board so main.py starts as at power-on and shows its output until Ctrl-C or --seconds.
+board so main.py starts as at power-on and shows its output until Ctrl-C or --seconds:
+among it one line per item the bin sorts ("item glass 0.91 -> lid containers (look ...)").
 """
 import sys
 import time

@@ -133,14 +133,19 @@ class Board:
         self._held_at = time.monotonic()
 
     # ---- life cycle -------------------------------------------------------------------
-    def close(self):
-        """End the session; a board left in the raw REPL is reset into its application."""
+    def close(self, restart=True):
+        """End the session; a board left in the raw REPL is reset into its application,
+        or, with restart=False, left at its prompt as it is (outputs keep their state; the
+        watchdog restarts the application within HOST_WATCHDOG_MS)."""
         from mpremote.transport import TransportError
 
         with contextlib.suppress(OSError, TransportError):
             if self._transport.in_raw_repl:
-                self._transport.exec_raw_no_follow(RESTART)
-                self._transport.in_raw_repl = False
+                if restart:
+                    self._transport.exec_raw_no_follow(RESTART)
+                    self._transport.in_raw_repl = False
+                else:
+                    self._transport.exit_raw_repl()
         self._close_quietly()
 
     def _close_quietly(self):
@@ -190,10 +195,19 @@ class Board:
         with self._errors(action):
             return self._transport.exec(code)
 
-    def eval(self, expression, action="running code on the board"):
-        """Evaluate a Python literal-valued expression on the board."""
+    def eval(self, expression, action="running code on the board", quiet_seconds=10):
+        """Evaluate a Python literal-valued expression on the board. `quiet_seconds`: how
+        long the board may stay silent (mpremote's timeout; a lid test holds a lid open)."""
+        import ast
+
+        from mpremote.transport import TransportExecError
+
         with self._errors(action):
-            return self._transport.eval(expression)
+            output, error = self._transport.exec_raw("print(repr(%s))" % expression,
+                                                     timeout=quiet_seconds)
+            if error:
+                raise TransportExecError(output, error.decode())
+            return ast.literal_eval(output.strip().decode())
 
     # ---- files -------------------------------------------------------------------------
     def _stat(self, path):

@@ -1,6 +1,7 @@
 """The bin's cycle under CPython with fake hardware: which lid opens, how the lids move,
 what gets logged, and that no fault stops the bin."""
 import json
+import re
 
 from sim.fake_microlite import FakeMicrolite
 from smartbin import storage as storage_module
@@ -202,7 +203,8 @@ def test_bad_config_values_fall_back_to_defaults_and_blink_the_config_code(make_
     smart_bin = make_bin(flash_with(json.dumps(config)), frames=[frame_for_class(1)])
     bin_state = smart_bin.run()
     assert bin_state.config.threshold is None  # the model's threshold
-    assert "threshold" in smart_bin.errors() and "lids[0].pin" in smart_bin.errors()
+    assert "threshold" in smart_bin.errors()
+    assert "GPIO34 for lid paper is input-only" in smart_bin.errors()
     assert smart_bin.hw.status_led.blinks() == 2 * 2  # code 2, shown twice
     assert smart_bin.moves() == ["containers"]
 
@@ -451,3 +453,20 @@ def test_grayscale_models_get_grayscale_frames(make_bin):
     smart_bin.run()
     assert smart_bin.hw.camera.grayscale
     assert smart_bin.counts()["classes"] == {"plastic": 1}  # 200 * 6 // 256 = 4
+
+
+def test_each_item_prints_one_console_line_with_class_score_lid_and_times(make_bin, capsys):
+    smart_bin = make_bin(flash_with(), frames=[frame_for_class(LABELS.index("glass"))])
+    smart_bin.run()
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("item ")]
+    assert len(lines) == 1
+    assert lines[0].startswith("item glass 1.00 -> lid containers (look ")
+    look, lid = [int(n) for n in re.findall(r"(\d+) ms", lines[0])]
+    assert lid > 0 and look >= 0
+
+
+def test_an_item_without_a_model_prints_unknown_and_the_general_lid(make_bin, capsys):
+    smart_bin = make_bin(flash_with(model=None), frames=[frame_for_class(1)])
+    smart_bin.run()
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("item ")]
+    assert len(lines) == 1 and lines[0].startswith("item unknown 0.00 -> lid general (look ")

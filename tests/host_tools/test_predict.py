@@ -65,6 +65,7 @@ def test_default_model_prefers_the_trained_one_in_this_folder(tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     (tmp_path / "build" / "model").mkdir(parents=True)
     (tmp_path / "build" / "model" / "model.json").write_text("{}")
+    (tmp_path / "build" / "model" / "model.tflite").write_bytes(b"TFL3")
     assert str(predict.default_model_dir()) == "build/model"
 
 

@@ -43,6 +43,10 @@ def test_every_photo_goes_through_the_firmware_to_a_lid(photos, tiny_int8_model)
     assert summary["labelled"] == 4 and 0 <= summary["accuracy"] <= 1
     assert summary["counts"]["items"] == 5
     assert summary["model_loaded"] and summary["errors_log"] == ""
+    # what the bin prints on its serial console for each item, kept out of our stdout
+    for item in items:
+        assert item["console"].startswith("item %s " % item["predicted"])
+        assert "-> lid %s (look " % item["lid"] in item["console"]
 
 
 def test_the_bin_decides_as_the_host_model_does_on_the_camera_frame(photos, tiny_int8_model):
@@ -155,3 +159,27 @@ def test_the_simulated_bin_uses_the_models_threshold_unless_the_config_sets_one(
     assert unsure["summary"]["lids"]["general"] == 5
     overridden = simulate.simulate(photos, strict_model, config_with(tmp_path, threshold=0.0))
     assert overridden["summary"]["uncertain"] == 0
+
+
+def test_a_config_whose_pins_clash_with_the_board_is_refused_naming_pin_and_owner(
+        photos, tiny_int8_model, tmp_path, capsys):
+    raw = json.loads(power.DEFAULT_CONFIG.read_text())
+    raw["lids"][0]["pin"] = 16
+    raw["pins"]["status_led"] = 13
+    path = tmp_path / "pins.json"
+    path.write_text(json.dumps(raw))
+    assert main(["simulate", str(photos), "--model", str(tiny_int8_model),
+                 "--config", str(path)]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert "GPIO13 is shared by wake sensor and status LED" in error
+    assert "GPIO16 for lid paper belongs to the PSRAM (CS)" in error
+
+
+def test_strapping_pins_of_the_default_config_are_warned_about(photos, tiny_int8_model,
+                                                               capsys):
+    assert main(["simulate", str(photos), "--model", str(tiny_int8_model)]) == 0
+    warnings = [line for line in capsys.readouterr().out.splitlines()
+                if line.startswith("pin warning: ")]
+    assert [line.split()[2:5] for line in warnings] == [["GPIO15", "for", "lid"],
+                                                         ["GPIO2", "for", "lid"]]

@@ -4,7 +4,9 @@
 bytes between it and the master side of a pty, so the real `mpremote` and the host
 tools open `board.port` (e.g. /dev/pts/7) exactly as they open a USB serial port.
 Tests can cut the link after a number of bytes (a cable pulled mid-copy), fill the
-flash (a fixed capacity), and put camera frames in `board.frames_dir`.
+flash (a fixed capacity), and put camera frames in `board.frames_dir`. The board runs
+the project's firmware image (camera driver and microlite, as stand-ins) or, with
+firmware="stock", a plain MicroPython image without them.
 """
 import os
 import pty
@@ -30,7 +32,8 @@ def node_available():
 class VirtualBoard:
     """One virtual board; `start()` it, use `port`, `stop()` it (or use it as a context)."""
 
-    def __init__(self, workdir, capacity=4 * 1024 * 1024, heap=4 * 1024 * 1024, raw_paste=True):
+    def __init__(self, workdir, capacity=4 * 1024 * 1024, heap=4 * 1024 * 1024, raw_paste=True,
+                 firmware="smartbin", items=0):
         workdir = Path(workdir)
         self.flash_dir = workdir / "flash"
         self.frames_dir = workdir / "frames"
@@ -41,6 +44,9 @@ class VirtualBoard:
         # Boards since MicroPython 1.14 take mpremote's raw-paste mode; off, mpremote falls
         # back to the plain raw REPL (both paths are mpremote's own).
         self.raw_paste = raw_paste
+        self.firmware = firmware
+        # the next `items` deep sleeps end with an item at the sensor (a bin in use)
+        self.items = items
         self.port = None
         self.bytes_from_host = 0
         self._process = None
@@ -60,7 +66,8 @@ class VirtualBoard:
         self._process = subprocess.Popen(
             ["node", str(BOARD_SCRIPT), "--flash", str(self.flash_dir),
              "--capacity", str(self.capacity), "--frames", str(self.frames_dir),
-             "--heap", str(self.heap), "--raw-paste", "on" if self.raw_paste else "off"],
+             "--heap", str(self.heap), "--raw-paste", "on" if self.raw_paste else "off",
+             "--firmware", self.firmware, "--items", str(self.items)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=str(REPO_ROOT))
         threading.Thread(target=self._board_to_host, daemon=True).start()
         self.connect()

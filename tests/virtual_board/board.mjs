@@ -10,8 +10,15 @@
 // resets, a hard reset when not fed in time, as ports/esp32/machine_wdt.c on MicroPython
 // 1.27), machine.reset(), and the cause machine.reset_cause() reports.
 //
+// The firmware it presents: "smartbin" (the project's image: the camera driver and TFLM's
+// microlite, here as the stand-ins in vm/) or "stock" (a plain MicroPython image: neither).
+//
+// Items: with --items N, the next N deep sleeps end with an item at the sensor, as on a
+// bin in use: the chip resets (DEEPSLEEP_RESET), machine.wake_reason() says EXT0_WAKE, and
+// main.py serves the item; later deep sleeps end the program (no more items come).
+//
 // usage: node board.mjs --flash DIR [--capacity BYTES] [--frames DIR] [--heap BYTES]
-//                       [--raw-paste on|off]
+//                       [--raw-paste on|off] [--firmware smartbin|stock] [--items N]
 import fs from "fs";
 import path from "path";
 import { fileURLToPath } from "url";
@@ -19,11 +26,11 @@ import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const options = { flash: null, capacity: 4 * 1024 * 1024, frames: null, heap: 4 * 1024 * 1024,
-                  "raw-paste": "on" };
+                  "raw-paste": "on", firmware: "smartbin", items: 0 };
 for (let i = 2; i < process.argv.length; i += 2) {
   const key = process.argv[i].replace(/^--/, "");
   const value = process.argv[i + 1];
-  options[key] = ["capacity", "heap"].includes(key) ? parseInt(value, 10) : value;
+  options[key] = ["capacity", "heap", "items"].includes(key) ? parseInt(value, 10) : value;
 }
 if (!options.flash) {
   process.stderr.write("board.mjs: --flash DIR is required\n");
@@ -138,7 +145,11 @@ globalThis.board_camera = {
 
 // The chip's reset logic (numbers as ports/esp32/modmachine.c's reset_reason_t).
 const RESET = { PWRON: 1, HARD: 2, WDT: 3, DEEPSLEEP: 4, SOFT: 5 };
+const EXT0_WAKE = 2;
 let resetCause = RESET.PWRON;
+let wakeReason = 0;       // machine.wake_reason() since the last reset
+let itemsLeft = options.items;
+let itemWaiting = false;  // the program went to deep sleep with an item on its way
 let watchdog = null;      // {timeoutMs, fedAt}: armed by machine.WDT, cleared only by a hard reset
 let resetRequested = 0;   // machine.reset() was called: reset once the current command ends
 globalThis.board_machine = {
@@ -147,8 +158,19 @@ globalThis.board_machine = {
   wdt_start(ms) { watchdog = { timeoutMs: ms, fedAt: Date.now() }; },
   wdt_feed() { if (watchdog) watchdog.fedAt = Date.now(); },
   reset() { resetRequested = RESET.HARD; },
-  deep_sleep() { watchdog = null; },
+  wake_reason: () => wakeReason,
+  deep_sleep() {
+    watchdog = null;
+    if (itemsLeft > 0) { itemsLeft--; itemWaiting = true; }
+  },
 };
+
+function wakeForItem() {
+  // An item arrives shortly after the bin fell asleep: a reset from deep sleep.
+  if (!itemWaiting) return;
+  itemWaiting = false;
+  setTimeout(() => { queue = queue.then(() => hardReset(RESET.DEEPSLEEP, EXT0_WAKE)); }, 100);
+}
 
 // Output: one pipe write per burst, not per byte.
 let pending = [];
@@ -172,16 +194,26 @@ function flush() {
   }
 }
 let muted = false;
-// Modules the virtual board has built in (as a board has `machine` and `camera` in firmware).
-const builtinModules = fs.readdirSync(path.join(here, "vm")).filter(n => n.endsWith(".py"))
+// Modules the virtual board has built in (as a board has `machine` and `camera` in firmware);
+// a stock image has no camera driver and no microlite.
+const IMAGE_ONLY = ["camera.py", "microlite.py"];
+if (!["smartbin", "stock"].includes(options.firmware)) {
+  process.stderr.write("board.mjs: --firmware must be smartbin or stock\n");
+  process.exit(2);
+}
+const builtinModules = fs.readdirSync(path.join(here, "vm"))
+  .filter(n => n.endsWith(".py") && (options.firmware === "smartbin" || !IMAGE_ONLY.includes(n)))
   .map(name => [name, fs.readFileSync(path.join(here, "vm", name), "utf8")]);
+// time first: the other modules use the virtual clock
+const builtinNames = builtinModules.map(([name]) => name.slice(0, -3))
+  .sort((a, b) => (b === "time") - (a === "time")).join(", ");
 const BOOT = `
 import sys
 sys.path.insert(0, "/vm")
-import time, vm_boot, camera, machine, esp32
+import ${builtinNames}
 sys.path.pop(0)
 vm_boot.mount_flash()
-del time, vm_boot, camera, machine, esp32, sys
+del ${builtinNames}, sys
 `;
 
 async function startVm() {
@@ -206,19 +238,24 @@ let pasteRequest = 0; // bytes of "\x05A\x01" seen
 let paste = null;     // raw-paste mode: the command received so far
 const PASTE_WINDOW = 256;
 
-async function hardReset(cause) {
+const BANNERS = {
+  [RESET.WDT]: "rst:0x7 (TG0WDT_SYS_RESET)", [RESET.DEEPSLEEP]: "rst:0x5 (DEEPSLEEP_RESET)",
+};
+
+async function hardReset(cause, wake = 0) {
   // As a chip reset: the ROM's banner, a fresh VM, boot.py and main.py, the normal REPL.
   watchdog = null;
   resetCause = cause;
+  wakeReason = wake;
   rawMode = false; lineLength = 0; pasteRequest = 0; paste = null; dropOk = 0; muted = false;
-  emit(cause === RESET.WDT ? "\r\nrst:0x7 (TG0WDT_SYS_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n"
-                           : "\r\nrst:0xc (SW_CPU_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n");
+  emit("\r\n" + (BANNERS[cause] || "rst:0xc (SW_CPU_RESET)") + ",boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n");
   flush();
   vm = await startVm();
   vm.runPython("import vm_boot\nvm_boot.run_file('boot.py')\nvm_boot.run_file('main.py')\ndel vm_boot");
   flush();
   vm.replInit();
   flush();
+  wakeForItem();
 }
 
 const watchdogTimer = setInterval(() => {
@@ -230,7 +267,7 @@ const watchdogTimer = setInterval(() => {
 watchdogTimer.unref();
 
 async function softReboot(fromRaw) {
-  resetCause = RESET.SOFT;
+  resetCause = RESET.SOFT;  // the wake reason is kept, as on the chip
   emit(fromRaw ? "OK\r\n" : "\r\n");
   emit("MPY: soft reboot\r\n");
   flush();
@@ -238,6 +275,7 @@ async function softReboot(fromRaw) {
   vm.runPython("import vm_boot\nvm_boot.run_file('boot.py')\ndel vm_boot");
   if (!fromRaw) vm.runPython("import vm_boot\nvm_boot.run_file('main.py')\ndel vm_boot");
   flush();
+  if (!fromRaw) wakeForItem();
   if (fromRaw) {
     muted = true;
     vm.replInit();

@@ -153,3 +153,96 @@ def test_mpy_deploy_boots_even_where_the_native_preprocessing_cannot_load(
     assert (board.flash_dir / "lib" / "smartbin" / "app.mpy").exists()
     assert not (board.flash_dir / "lib" / "smartbin" / "app.py").exists()
     assert "Traceback" not in report["boot_output"]
+
+
+# ---- what the board's firmware can do ---------------------------------------------------
+def test_a_stock_micropython_board_is_refused_in_one_line_and_nothing_is_copied(
+        tmp_path, firmware_copy, tiny_model, capsys):
+    with VirtualBoard(tmp_path / "stock", firmware="stock") as stock:
+        code = main(["deploy", "--port", stock.port, "--firmware", str(firmware_copy),
+                     "--model", str(tiny_model)])
+        assert code == 1
+        error = capsys.readouterr().err
+        assert error.count("\n") == 1
+        assert "cannot run the bin" in error
+        assert "no microlite module" in error and "no camera module" in error
+        assert "flash the smartbin firmware image" in error
+        assert list(stock.flash_dir.iterdir()) == []
+
+
+def test_the_deploy_report_names_the_boards_firmware_and_its_missing_viper(
+        board, deployed, firmware_copy, tiny_model, capsys):
+    assert deployed["firmware"]["microlite"] and deployed["firmware"]["camera"]
+    assert tuple(deployed["firmware"]["version"][:2]) >= (1, 27)
+    # The VM has no native emitter: the bin runs, with plain-Python preprocessing.
+    assert deployed["firmware"]["viper"] is False
+    assert any("viper" in warning for warning in deployed["firmware_warnings"])
+    assert main(["deploy", "--port", board.port, "--firmware", str(firmware_copy),
+                 "--model", str(tiny_model), "--boot-seconds", "30"]) == 0
+    out = capsys.readouterr().out
+    assert "firmware: MicroPython 1.27.0 with microlite, camera" in out
+    assert "firmware warning: this firmware cannot compile viper code" in out
+
+
+@pytest.mark.parametrize("facts, expected", [
+    ({"version": (1, 24, 1), "microlite": True, "camera": True, "viper": True},
+     ["MicroPython 1.24.1 (the bin needs 1.27 or newer)"]),
+    ({"version": (1, 27, 0), "microlite": False, "camera": True, "viper": True},
+     ["no microlite module"]),
+    ({"version": (1, 27, 0), "microlite": True, "camera": False, "viper": True},
+     ["no camera module"]),
+    ({"version": (1, 28, 0), "microlite": True, "camera": True, "viper": True}, []),
+])
+def test_firmware_judgement_names_each_missing_piece(facts, expected):
+    from host_tools.device.firmware_check import judge
+
+    missing, warnings = judge(dict(facts, mpy=6))
+    assert len(missing) == len(expected)
+    for line, start in zip(missing, expected):
+        assert line.startswith(start)
+    assert warnings == []
+
+
+def test_precompiled_modules_need_the_boards_mpy_format(firmware_copy, tiny_model):
+    from host_tools.device.deploy import _mpy_version
+    from host_tools.device.firmware_check import judge
+
+    made_here = _mpy_version(plan(firmware_copy, tiny_model, mpy=True))
+    facts = {"version": (1, 27, 0), "microlite": True, "camera": True, "viper": True}
+    assert judge(dict(facts, mpy=made_here), made_here)[0] == []
+    missing, _ = judge(dict(facts, mpy=5), made_here)
+    assert missing and "deploy without --mpy" in missing[0]
+
+
+def test_deploy_without_model_takes_the_trained_model_and_says_so(
+        board, deployed, firmware_copy, tiny_model, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    shutil.copytree(tiny_model, tmp_path / "build" / "model")
+    monkeypatch.chdir(tmp_path)
+    assert main(["deploy", "--port", board.port, "--firmware", str(firmware_copy),
+                 "--boot-seconds", "30"]) == 0
+    captured = capsys.readouterr()
+    assert "model: build/model (the model you trained)" in captured.err
+    assert captured.out.startswith("deployed build/model to %s:" % board.port)
+
+
+def test_a_config_whose_pins_clash_with_the_board_is_refused_before_looking_for_it(
+        tmp_path, firmware_copy, tiny_model, capsys):
+    raw = json.loads((firmware_copy / "config.json").read_text())
+    raw["lids"][2]["pin"] = 36  # input-only, and the camera's D4
+    raw["lids"][1]["pin"] = 7
+    clashing = tmp_path / "config.json"
+    clashing.write_text(json.dumps(raw))
+    assert main(["deploy", "--port", "/dev/ttyNOPE0", "--model", str(tiny_model),
+                 "--firmware", str(firmware_copy), "--config", str(clashing)]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert error.startswith("error: %s: " % clashing)
+    assert "GPIO7 for lid containers belongs to the SPI flash (D0)" in error
+    assert "GPIO36 for lid general is input-only" in error
+
+
+def test_deploy_warns_about_lids_on_strapping_pins(deployed):
+    assert [warning.split(" is a strapping pin")[0] for warning in deployed["pin_warnings"]] == [
+        "GPIO15 for lid containers", "GPIO2 for lid general"]

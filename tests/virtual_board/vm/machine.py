@@ -129,7 +129,7 @@ def reset_cause():
 
 
 def wake_reason():
-    return 0
+    return js.board_machine.wake_reason()
 
 
 def lightsleep(ms=0):

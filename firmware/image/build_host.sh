@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Builds the firmware's C stack for this computer: MicroPython's unix port at the image's
+# pin with the image's user C modules, prepared and patched by the same sources.sh as the
+# image (ulab with its definitions, microlite with its patches and operator list), and
+# TFLM with the ESP-NN kernels compiled from the image's esp-tflite-micro and esp-nn
+# releases by their own component files (host/). The camera binding is ESP32-only.
+# tests/firmware_unix runs the firmware on the result.
+#
+#   ./build_host.sh     prints the path of the micropython binary; builds it only when no
+#                       build of exactly these inputs is cached.
+#
+# Cache: ${XDG_CACHE_HOME:-~/.cache}/smartbin/unix-<hash of the recipe's files>/micropython
+# Sources: from SMARTBIN_FW_SOURCES (a folder of source archives) when set, else GitHub.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+SMARTBIN_IMAGE_DIR=$HERE
+# shellcheck source=versions.env
+. "$HERE/versions.env"
+# shellcheck source=sources.sh
+. "$HERE/sources.sh"
+
+JOBS=${SMARTBIN_JOBS:-2}
+CACHE_ROOT=${SMARTBIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/smartbin}
+
+die() {
+    echo "make firmware-host: $*" >&2
+    exit 2
+}
+
+# Every file of the recipe that shapes the binary; a change to any of them is a new build.
+inputs_hash() {
+    (cd "$HERE" && find versions.env sources.sh build_host.sh patches user_modules host \
+        -type f ! -name '*~' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) \
+        | sha256sum | cut -c1-16
+}
+
+for tool in cmake make gcc g++ git tar sha256sum; do
+    command -v "$tool" >/dev/null 2>&1 || die "needs $tool (Debian/Ubuntu: apt-get install build-essential cmake git)"
+done
+
+OUT=$CACHE_ROOT/unix-$(inputs_hash)
+if [ -x "$OUT/micropython" ]; then
+    echo "$OUT/micropython"
+    exit 0
+fi
+
+mkdir -p "$CACHE_ROOT"
+WORK=$(mktemp -d "$CACHE_ROOT/unix-build.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+SRC=$WORK/src
+# Variables of an outer make (make test BUILD=...) must not reach MicroPython's.
+unset MAKEFLAGS MFLAGS MAKELEVEL BUILD BOARD_DIR FROZEN_MANIFEST USER_C_MODULES
+
+{
+    echo "Preparing sources in $SRC (${SMARTBIN_FW_SOURCES:-from GitHub})"
+    prepare_source MICROPYTHON "$SRC/micropython"
+    prepare_source ULAB "$SRC/micropython-ulab"
+    prepare_source MICROLITE "$SRC/tensorflow-micropython-examples"
+    prepare_source ESP_TFLITE_MICRO "$SRC/esp-tflite-micro"
+    prepare_source ESP_NN "$SRC/esp-nn"
+
+    echo "Building TFLM and ESP-NN (esp-tflite-micro $ESP_TFLITE_MICRO_VERSION, esp-nn $ESP_NN_VERSION)"
+    idf=${ESP_IDF_VERSION#v}
+    cmake -S "$HERE/host" -B "$WORK/tflm" -G "Unix Makefiles" \
+        -DSMARTBIN_FW_SRC="$SRC" -DSMARTBIN_HOST_INCLUDE="$HERE/host/include" \
+        -DSMARTBIN_IDF_VERSION_MAJOR="${idf%%.*}" \
+        -DSMARTBIN_IDF_VERSION_MINOR="$(echo "$idf" | cut -d. -f2)" >/dev/null \
+        || die "cmake could not configure TFLM (see above)"
+    cmake --build "$WORK/tflm" -j "$JOBS" >/dev/null || die "TFLM does not compile (see above)"
+
+    echo "Building MicroPython $MICROPYTHON_TAG (unix port) with ulab and microlite"
+    make -C "$SRC/micropython/ports/unix" -j"$JOBS" \
+        MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0 FROZEN_MANIFEST= \
+        CWARN="-Wall -Wno-error" USER_C_MODULES="$HERE/user_modules" \
+        SMARTBIN_FW_SRC="$SRC" SMARTBIN_TFLM_BUILD="$WORK/tflm" >"$WORK/make.log" 2>&1 \
+        || { tail -n 40 "$WORK/make.log"; die "MicroPython with the user modules does not build (see above)"; }
+
+    mkdir "$WORK/out"
+    cp "$SRC/micropython/ports/unix/build-standard/micropython" "$WORK/out/micropython"
+    # another build of the same inputs may have finished first: keep that one
+    mv -T "$WORK/out" "$OUT" 2>/dev/null || [ -x "$OUT/micropython" ]
+} >&2
+
+echo "$OUT/micropython"

@@ -9,7 +9,9 @@
 #   ./build_host.sh     prints the path of the micropython binary; builds it only when no
 #                       build of exactly these inputs is cached.
 #
-# Cache: ${XDG_CACHE_HOME:-~/.cache}/smartbin/unix-<hash of the recipe's files>/micropython
+# Cache: ${XDG_CACHE_HOME:-~/.cache}/smartbin/unix-<hash of the recipe's files>/micropython,
+# and tflm-<hash of what TFLM's build depends on>/ (TFLM's sources and libraries), so that a
+# change to microlite or its patches does not compile TFLM again.
 # Sources: from SMARTBIN_FW_SOURCES (a folder of source archives) when set, else GitHub.
 set -euo pipefail
 
@@ -28,19 +30,52 @@ die() {
     exit 2
 }
 
-# Every file of the recipe that shapes the binary; a change to any of them is a new build.
-inputs_hash() {
-    (cd "$HERE" && find versions.env sources.sh build_host.sh patches user_modules host \
-        -type f ! -name '*~' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) \
-        | sha256sum | cut -c1-16
+# A short hash of recipe files (paths relative to this folder) and their contents.
+files_hash() {
+    (cd "$HERE" && find "$@" -type f ! -name '*~' -print0 | LC_ALL=C sort -z \
+        | xargs -0 sha256sum) | sha256sum | cut -c1-16
+}
+
+# publish WORK_OUT DEST: the finished build appears at DEST at once, or not at all; when
+# another build of the same inputs finished first, its result stays.
+publish() {
+    mv -T "$1" "$2" 2>/dev/null || [ -e "$2/done" ] || die "cannot create $2"
+}
+
+# run LOG DESCRIPTION COMMAND...: quiet unless the command fails.
+run() {
+    local log=$1 what=$2
+    shift 2
+    "$@" >"$log" 2>&1 || { tail -n 40 "$log"; die "$what failed (the end of its output is above)"; }
+}
+
+# TFLM and ESP-NN, as their component files build them for ESP-IDF (host/CMakeLists.txt).
+build_tflm() {
+    local dest=$1 work=$2
+    prepare_source ESP_TFLITE_MICRO "$work/src/esp-tflite-micro"
+    prepare_source ESP_NN "$work/src/esp-nn"
+    echo "Building TFLM and ESP-NN (esp-tflite-micro $ESP_TFLITE_MICRO_VERSION, esp-nn $ESP_NN_VERSION): a few minutes"
+    local idf=${ESP_IDF_VERSION#v}
+    run "$work/tflm.log" "configuring TFLM" cmake -S "$HERE/host" -B "$work/build" \
+        -G "Unix Makefiles" -DSMARTBIN_FW_SRC="$work/src" \
+        -DSMARTBIN_HOST_INCLUDE="$HERE/host/include" \
+        -DSMARTBIN_IDF_VERSION_MAJOR="${idf%%.*}" \
+        -DSMARTBIN_IDF_VERSION_MINOR="$(echo "$idf" | cut -d. -f2)"
+    run "$work/tflm.log" "compiling TFLM" cmake --build "$work/build" -j "$JOBS"
+    mkdir -p "$work/lib"
+    cp "$work/build/esp-tflite-micro/libesp-tflite-micro.a" "$work/build/esp-nn/libesp-nn.a" "$work/lib/"
+    rm -rf "$work/build"
+    touch "$work/done"
+    publish "$work" "$dest"
 }
 
 for tool in cmake make gcc g++ git tar sha256sum; do
     command -v "$tool" >/dev/null 2>&1 || die "needs $tool (Debian/Ubuntu: apt-get install build-essential cmake git)"
 done
 
-OUT=$CACHE_ROOT/unix-$(inputs_hash)
-if [ -x "$OUT/micropython" ]; then
+OUT=$CACHE_ROOT/unix-$(files_hash versions.env sources.sh build_host.sh patches user_modules host)
+TFLM=$CACHE_ROOT/tflm-$(files_hash versions.env sources.sh build_host.sh host)
+if [ -e "$OUT/done" ]; then
     echo "$OUT/micropython"
     exit 0
 fi
@@ -57,29 +92,19 @@ unset MAKEFLAGS MFLAGS MAKELEVEL BUILD BOARD_DIR FROZEN_MANIFEST USER_C_MODULES
     prepare_source MICROPYTHON "$SRC/micropython"
     prepare_source ULAB "$SRC/micropython-ulab"
     prepare_source MICROLITE "$SRC/tensorflow-micropython-examples"
-    prepare_source ESP_TFLITE_MICRO "$SRC/esp-tflite-micro"
-    prepare_source ESP_NN "$SRC/esp-nn"
-
-    echo "Building TFLM and ESP-NN (esp-tflite-micro $ESP_TFLITE_MICRO_VERSION, esp-nn $ESP_NN_VERSION)"
-    idf=${ESP_IDF_VERSION#v}
-    cmake -S "$HERE/host" -B "$WORK/tflm" -G "Unix Makefiles" \
-        -DSMARTBIN_FW_SRC="$SRC" -DSMARTBIN_HOST_INCLUDE="$HERE/host/include" \
-        -DSMARTBIN_IDF_VERSION_MAJOR="${idf%%.*}" \
-        -DSMARTBIN_IDF_VERSION_MINOR="$(echo "$idf" | cut -d. -f2)" >/dev/null \
-        || die "cmake could not configure TFLM (see above)"
-    cmake --build "$WORK/tflm" -j "$JOBS" >/dev/null || die "TFLM does not compile (see above)"
+    [ -e "$TFLM/done" ] || build_tflm "$TFLM" "$WORK/tflm"
 
     echo "Building MicroPython $MICROPYTHON_TAG (unix port) with ulab and microlite"
-    make -C "$SRC/micropython/ports/unix" -j"$JOBS" \
+    run "$WORK/micropython.log" "building MicroPython with the user modules" \
+        make -C "$SRC/micropython/ports/unix" -j"$JOBS" \
         MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0 FROZEN_MANIFEST= \
         CWARN="-Wall -Wno-error" USER_C_MODULES="$HERE/user_modules" \
-        SMARTBIN_FW_SRC="$SRC" SMARTBIN_TFLM_BUILD="$WORK/tflm" >"$WORK/make.log" 2>&1 \
-        || { tail -n 40 "$WORK/make.log"; die "MicroPython with the user modules does not build (see above)"; }
+        SMARTBIN_FW_SRC="$SRC" SMARTBIN_TFLM="$TFLM"
 
     mkdir "$WORK/out"
     cp "$SRC/micropython/ports/unix/build-standard/micropython" "$WORK/out/micropython"
-    # another build of the same inputs may have finished first: keep that one
-    mv -T "$WORK/out" "$OUT" 2>/dev/null || [ -x "$OUT/micropython" ]
+    touch "$WORK/out/done"
+    publish "$WORK/out" "$OUT"
 } >&2
 
 echo "$OUT/micropython"

@@ -74,7 +74,8 @@ for tool in cmake make gcc g++ git tar sha256sum; do
 done
 
 OUT=$CACHE_ROOT/unix-$(files_hash versions.env sources.sh build_host.sh patches user_modules host)
-TFLM=$CACHE_ROOT/tflm-$(files_hash versions.env sources.sh build_host.sh host)
+# TFLM depends on its pins (the archives are checked by SHA256) and its build files only
+TFLM=$CACHE_ROOT/tflm-$(files_hash versions.env host)
 if [ -e "$OUT/done" ]; then
     echo "$OUT/micropython"
     exit 0

@@ -5,7 +5,8 @@
 #   prepare_source NAME DEST   DEST becomes a clean copy of source NAME (NAME_URL,
 #                              NAME_COMMIT, ... in versions.env), then patched if it is
 #                              microlite. With SMARTBIN_FW_SOURCES=DIR set, from
-#                              DIR/$NAME_ARCHIVE (a `git archive` tarball, SHA256 checked);
+#                              DIR/$NAME_ARCHIVE (a `git archive` tarball; its SHA256 and
+#                              the commit it records checked);
 #                              else fetched from NAME_URL at its tag or commit (commit checked).
 
 SMARTBIN_IMAGE_DIR=${SMARTBIN_IMAGE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
@@ -38,6 +39,11 @@ prepare_source() {
         sum=$(sha256sum "$archive" | cut -d' ' -f1)
         [ "$sum" = "${!sha_var:-}" ] \
             || die "$archive: SHA256 $sum is not the ${name}_ARCHIVE_SHA256 of versions.env"
+        # `git archive` records the commit it was made from; it must be the pinned one
+        local archived
+        archived=$(gzip -dc "$archive" | git get-tar-commit-id) || archived="none"
+        [ "$archived" = "${!commit_var}" ] \
+            || die "$archive: made from commit $archived, not the ${name}_COMMIT of versions.env"
         tar -xzf "$archive" --strip-components=1 -C "$dest" \
             || die "$archive: not a readable .tar.gz"
         git init -q "$dest"  # so that `git apply` patches this tree, not an enclosing one

@@ -234,3 +234,14 @@ def test_a_missing_archive_is_named(stand_ins):
     assert done.returncode != 0
     messages = [line for line in done.stderr.splitlines() if line.startswith("make firmware:")]
     assert len(messages) == 1 and stand_ins["versions"]["ULAB_ARCHIVE"] in messages[0], done.stderr
+
+
+def test_an_archive_of_another_commit_is_refused(stand_ins):
+    env = _from_archives_only(stand_ins)
+    versions = stand_ins["versions"]
+    # right checksum, wrong commit: the pin and the archive do not belong together
+    versions["CAMERA_API_COMMIT"] = "061c2a65777a717b01ea1a498b6b44f2eb230de7"
+    _write_versions(stand_ins)
+    done = _run(stand_ins, **env)
+    assert done.returncode != 0
+    assert "not the CAMERA_API_COMMIT of versions.env" in done.stderr

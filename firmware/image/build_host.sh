@@ -54,11 +54,12 @@ build_tflm() {
     local dest=$1 work=$2
     prepare_source ESP_TFLITE_MICRO "$work/src/esp-tflite-micro"
     prepare_source ESP_NN "$work/src/esp-nn"
-    echo "Building TFLM and ESP-NN (esp-tflite-micro $ESP_TFLITE_MICRO_VERSION, esp-nn $ESP_NN_VERSION): a few minutes"
+    echo "Building TFLM and ESP-NN (esp-tflite-micro $ESP_TFLITE_MICRO_VERSION, esp-nn $ESP_NN_VERSION), once: minutes"
     local idf=${ESP_IDF_VERSION#v}
     run "$work/tflm.log" "configuring TFLM" cmake -S "$HERE/host" -B "$work/build" \
         -G "Unix Makefiles" -DSMARTBIN_FW_SRC="$work/src" \
         -DSMARTBIN_HOST_INCLUDE="$HERE/host/include" \
+        -DSMARTBIN_OPS_RESOLVER="$HERE/user_modules/microlite/ops_resolver.cpp" \
         -DSMARTBIN_IDF_VERSION_MAJOR="${idf%%.*}" \
         -DSMARTBIN_IDF_VERSION_MINOR="$(echo "$idf" | cut -d. -f2)"
     run "$work/tflm.log" "compiling TFLM" cmake --build "$work/build" -j "$JOBS"
@@ -74,8 +75,8 @@ for tool in cmake make gcc g++ git tar sha256sum; do
 done
 
 OUT=$CACHE_ROOT/unix-$(files_hash versions.env sources.sh build_host.sh patches user_modules host)
-# TFLM depends on its pins (the archives are checked by SHA256) and its build files only
-TFLM=$CACHE_ROOT/tflm-$(files_hash versions.env host)
+# TFLM depends on its pins (the archives are checked), its build files and the operator list
+TFLM=$CACHE_ROOT/tflm-$(files_hash versions.env host user_modules/microlite/ops_resolver.cpp)
 if [ -e "$OUT/done" ]; then
     echo "$OUT/micropython"
     exit 0

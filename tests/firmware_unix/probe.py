@@ -6,7 +6,7 @@ result from stdout: "@" + JSON.
   probe.py modules                          what the binary's C modules offer
   probe.py scores MODEL_DIR FRAMES REPEAT   the app's preprocessing + classifier on each
                                             frame of FRAMES (raw RGB565, back to back),
-                                            REPEAT invokes per frame, deep calls between
+                                            REPEAT times per frame, deep calls between
   probe.py load MODEL_FILE ARENA            microlite.interpreter() on a model file
   probe.py churn MODEL_DIR COUNT            COUNT interpreters made and dropped
   probe.py cycles FLASH_DIR FRAMES WAKES    the whole app on fake hardware, WAKES wakes
@@ -73,9 +73,11 @@ def scores(model_dir, frames_path, repeat):
     view = classifier.input_view
     emit(native=preprocessor.native, bulk=classifier.staging is None, input_bytes=len(view))
     for frame in frames_of(frames_path, preprocessor.frame_bytes):
-        preprocessor.run(frame, view)
         runs = []
         for _ in range(repeat):
+            # TFLM reuses the input tensor's memory during invoke(): the app writes the
+            # input before every inference, and so does this
+            preprocessor.run(frame, view)
             classifier.classify()
             runs.append(list(classifier.scores))
             deep(60)

@@ -96,11 +96,12 @@ unset MAKEFLAGS MFLAGS MAKELEVEL BUILD BOARD_DIR FROZEN_MANIFEST USER_C_MODULES
     prepare_source MICROLITE "$SRC/tensorflow-micropython-examples"
     [ -e "$TFLM/done" ] || build_tflm "$TFLM" "$WORK/tflm"
 
+    # not stripped: tests read the symbol table (which resolver, how big)
     echo "Building MicroPython $MICROPYTHON_TAG (unix port) with ulab and microlite"
     run "$WORK/micropython.log" "building MicroPython with the user modules" \
         make -C "$SRC/micropython/ports/unix" -j"$JOBS" \
         MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0 FROZEN_MANIFEST= \
-        CWARN="-Wall -Wno-error" USER_C_MODULES="$HERE/user_modules" \
+        CWARN="-Wall -Wno-error" USER_C_MODULES="$HERE/user_modules" STRIP= \
         SMARTBIN_FW_SRC="$SRC" SMARTBIN_TFLM="$TFLM"
 
     mkdir "$WORK/out"

@@ -3,11 +3,12 @@ with ulab and microlite/TFLM/ESP-NN compiled from the image's own recipe (make
 firmware-host). What the wasm VM cannot show: the patched C binding, TFLM's kernels, the
 viper preprocessing compiled to machine code, the GC under many cycles."""
 import json
+import re
 import subprocess
 
 import pytest
 
-from .conftest import BUILD_HOST, DEFAULT_MODEL
+from .conftest import BUILD_HOST, DEFAULT_MODEL, REPO
 from .frames import host_scores, photo, rgb565_frame, with_operator_swapped
 
 PHOTO_SEEDS = (1, 2, 3, 4)
@@ -85,6 +86,22 @@ def test_an_operator_outside_the_image_list_does_not_resolve(run_probe, tmp_path
     logistic = tmp_path / "logistic.tflite"
     logistic.write_bytes(with_operator_swapped(model, "SOFTMAX", "LOGISTIC"))
     assert run_probe("load", logistic, 200000).result() == {"loaded": True, "input_bytes": 96 * 96 * 3}
+
+
+def test_the_one_resolver_is_static_and_sized_for_the_image_list(unix_micropython):
+    # the binary keeps its symbols: a function-local static has one, a local variable none
+    symbols = subprocess.run(["nm", "-S", "-C", str(unix_micropython)], capture_output=True,
+                             text=True, check=True).stdout
+    resolvers = [fields for fields in (line.split(None, 3) for line in symbols.splitlines())
+                 if fields[-1] == "libtf_interpreter_init::op_resolver"]
+    assert len(resolvers) == 1, resolvers
+    size = int(resolvers[0][1], 16)
+    header = (REPO / "firmware" / "image" / "user_modules" / "microlite"
+              / "smartbin_ops_resolver.h").read_text()
+    capacity = int(re.search(r"kOpCapacity\s*=\s*(\d+)", header).group(1))
+    # about 70 bytes per operator slot: the image's header, not the binding's 200-slot one
+    # (over 13 KB), is the one openmv-libtf.cpp was compiled with
+    assert capacity * 32 < size < capacity * 128, size
 
 
 def test_an_arena_too_small_raises_instead_of_crashing(run_probe):

@@ -104,6 +104,18 @@ def test_the_one_resolver_is_static_and_sized_for_the_image_list(unix_micropytho
     assert capacity * 32 < size < capacity * 128, size
 
 
+def test_conv_layers_run_on_the_esp_nn_kernels_the_esp32_selects(unix_micropython):
+    symbols = subprocess.run(["nm", str(unix_micropython)], capture_output=True, text=True,
+                             check=True).stdout
+    linked = {line.split()[-1] for line in symbols.splitlines() if " T esp_nn_" in line}
+    # ESP-NN on the plain ESP32: its generic optimisations for (depthwise) convolution and
+    # softmax, its ANSI C versions for the rest; TFLM's esp_nn kernels call them
+    assert {"esp_nn_conv_s8_opt", "esp_nn_depthwise_conv_s8_opt", "esp_nn_softmax_s8_opt",
+            "esp_nn_fully_connected_s8_ansi", "esp_nn_add_elementwise_s8_ansi",
+            "esp_nn_mul_elementwise_s8_ansi"} <= linked
+    assert "esp_nn_conv_s8_ansi" not in linked and "esp_nn_conv_s8_esp32s3" not in linked
+
+
 def test_an_arena_too_small_raises_instead_of_crashing(run_probe):
     done = run_probe("load", DEFAULT_MODEL / "model.tflite", 8000).result()
     assert done["loaded"] is False and done["error"] == "RuntimeError"

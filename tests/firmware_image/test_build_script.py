@@ -5,7 +5,6 @@ place of ESP-IDF. Checks the script's own logic: each pin fetched and checked, t
 applied, the components declared, the board copied, one firmware.bin."""
 import hashlib
 import os
-import re
 import shutil
 import stat
 import subprocess
@@ -17,7 +16,6 @@ import pytest
 from .image_checks import IMAGE_DIR, MANIFEST, read_versions
 
 BOARD = "SMARTBIN_AITHINKER_ESP32CAM"
-PATCHES = sorted((IMAGE_DIR / "patches").glob("microlite-*.patch"))
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid",
            "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}

@@ -23,7 +23,7 @@ TRAIN_ARGS ?=
 EXPORT_ARGS ?=
 
 .PHONY: help venv node model data split train export evaluate test bench simulate power \
-        flash deploy selftest servo pull-images capture monitor firmware clean
+        flash deploy selftest servo pull-images capture monitor firmware firmware-host clean
 
 help:
 	@echo "make model [DATA=DIR]      get data, train, quantize to int8, export, evaluate"
@@ -39,6 +39,7 @@ help:
 	@echo "make capture PORT=.. LABEL=..  take photos with the bin's camera into a class folder"
 	@echo "make monitor PORT=..       show the board's error log and output"
 	@echo "make firmware              build the ulab + TFLM + camera MicroPython image"
+	@echo "make firmware-host         build the same C stack as a MicroPython for this computer"
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) <= v <= (3, 12) else "needs Python 3.11 or 3.12 (the pinned TensorFlow, Keras, Pillow), not %d.%d: make PYTHON=python3.12 ..." % v)'
@@ -119,6 +120,12 @@ monitor: venv
 
 firmware:
 	@$(MAKE) --no-print-directory -C firmware/image
+
+# The image's MicroPython, ulab and microlite/TFLM built for this computer (cached under
+# ~/.cache/smartbin); `make test` runs the firmware on it. SMARTBIN_FW_SOURCES=DIR: take
+# the pinned sources from a folder of source archives instead of GitHub.
+firmware-host:
+	@bash firmware/image/build_host.sh
 
 clean:
 	rm -rf $(BUILD) .pytest_cache

@@ -6,6 +6,8 @@
 #                         else IDF_PATH set: build with that ESP-IDF; else say what to install.
 #   ./build.sh --inside   build here, with an ESP-IDF environment (what the container runs).
 #
+# Sources: sources.sh, shared with the unix build (build_host.sh): from SMARTBIN_FW_SOURCES
+# (a folder of `git archive` tarballs) when set, else from GitHub at the same pins.
 # Result: build/firmware.bin (bootloader + partition table + app, flashed at 0x1000).
 set -euo pipefail
 
@@ -13,6 +15,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 # shellcheck source=versions.env
 . "$HERE/versions.env"
+# shellcheck source=sources.sh
+. "$HERE/sources.sh"
 
 BOARD=SMARTBIN_AITHINKER_ESP32CAM
 WORK_DIR=${SMARTBIN_FW_BUILD:-$HERE/build}
@@ -33,6 +37,7 @@ outside() {
         exec "$DOCKER" run --rm \
             --user "$(id -u):$(id -g)" -e HOME=/tmp \
             -e SMARTBIN_FW_BUILD="$WORK_DIR" \
+            ${SMARTBIN_FW_SOURCES:+-e SMARTBIN_FW_SOURCES="$SMARTBIN_FW_SOURCES" -v "$SMARTBIN_FW_SOURCES:$SMARTBIN_FW_SOURCES:ro"} \
             -v "$REPO:$REPO" -w "$HERE" \
             "$image" bash "$HERE/build.sh" --inside
     fi
@@ -47,19 +52,6 @@ outside() {
     die "needs a running Docker engine (https://docs.docker.com/engine/install/) or ESP-IDF $ESP_IDF_VERSION with IDF_PATH set (https://docs.espressif.com/projects/esp-idf/en/$ESP_IDF_VERSION/esp32/get-started/); found neither"
 }
 
-# ---- sources at their pins -------------------------------------------------------------
-# fetch DIR URL REF: DIR becomes a clean checkout of REF (tag or commit), nothing else.
-fetch() {
-    local dir=$1 url=$2 ref=$3
-    if [ ! -d "$dir/.git" ]; then
-        git init -q "$dir"
-        git -C "$dir" remote add origin "$url"
-    fi
-    git -C "$dir" fetch -q --depth 1 origin "$ref"
-    git -C "$dir" -c advice.detachedHead=false checkout -q --force FETCH_HEAD
-    git -C "$dir" clean -q -fdx
-}
-
 inside() {
     command -v idf.py >/dev/null 2>&1 || die "idf.py not found: run inside the ESP-IDF container or source \$IDF_PATH/export.sh"
     local idf_version
@@ -71,17 +63,17 @@ inside() {
 
     mkdir -p "$SRC"
     local mpy=$SRC/micropython
-    echo "Fetching pinned sources into $SRC"
-    fetch "$mpy" "$MICROPYTHON_URL" "$MICROPYTHON_TAG"
-    fetch "$SRC/micropython-ulab" "$ULAB_URL" "$ULAB_TAG"
-    fetch "$SRC/tensorflow-micropython-examples" "$MICROLITE_URL" "$MICROLITE_COMMIT"
-    fetch "$SRC/micropython-camera-API" "$CAMERA_API_URL" "$CAMERA_API_COMMIT"
+    echo "Preparing pinned sources in $SRC (${SMARTBIN_FW_SOURCES:-from GitHub})"
+    prepare_source MICROPYTHON "$mpy"
+    prepare_source ULAB "$SRC/micropython-ulab"
+    prepare_source MICROLITE "$SRC/tensorflow-micropython-examples"  # and patches/
+    prepare_source CAMERA_API "$SRC/micropython-camera-API"
 
     local port=$mpy/ports/esp32
     # esp32-camera as a project component named "esp32-camera": the camera binding's
     # cmake looks the component up by that name.
     mkdir -p "$port/components"
-    fetch "$port/components/esp32-camera" "$ESP32_CAMERA_URL" "$ESP32_CAMERA_TAG"
+    prepare_source ESP32_CAMERA "$port/components/esp32-camera"
 
     # TFLM + ESP-NN from the ESP Component Registry, exact versions, as dependencies of
     # MicroPython's main component (whose sources include the user C modules).
@@ -94,17 +86,6 @@ inside() {
   espressif/esp-nn:
     version: "==$ESP_NN_VERSION"
 YAML
-
-    # Patch microlite (normalise line endings first so the patch does not depend on them).
-    local patch
-    for patch in "$HERE"/patches/microlite-*.patch; do
-        local target
-        for target in $(sed -n 's|^+++ b/||p' "$patch"); do
-            sed -i 's/\r$//' "$SRC/tensorflow-micropython-examples/$target"
-        done
-        git -C "$SRC/tensorflow-micropython-examples" apply --whitespace=nowarn "$patch" \
-            || die "patch $(basename "$patch") does not apply to microlite $MICROLITE_COMMIT"
-    done
 
     # The board definition goes where MicroPython's build looks for BOARD=.
     rm -rf "$port/boards/$BOARD"

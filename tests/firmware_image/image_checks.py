@@ -18,8 +18,8 @@ SDKCONFIG_BOARD = BOARD_DIR / "sdkconfig.board"
 MANIFEST = REPO / "firmware" / "manifest.py"
 CONFIG_JSON = REPO / "firmware" / "config.json"
 DEFAULT_MODEL_DIR = REPO / "models" / "default"
-OPS_RESOLVER_CC = IMAGE_DIR / "user_modules" / "microlite" / "ops_resolver.cc"
-OPS_RESOLVER_H = IMAGE_DIR / "user_modules" / "microlite" / "python_ops_resolver.h"
+OPS_RESOLVER_CC = IMAGE_DIR / "user_modules" / "microlite" / "ops_resolver.cpp"
+OPS_RESOLVER_H = IMAGE_DIR / "user_modules" / "microlite" / "smartbin_ops_resolver.h"
 
 FLASH_BYTES = 4 * 1024 * 1024
 # ESP-IDF puts the partition table at 0x8000 (CONFIG_PARTITION_TABLE_OFFSET) in one 4 KB sector.
@@ -33,7 +33,7 @@ APP_ALIGN = 0x10000
 APP_BASE_BUDGET = {
     "MicroPython v1.27 ESP32 port with PSRAM and BLE, its own frozen modules": 1750 * 1024,
     "ulab (2-D, no complex, no scipy)": 120 * 1024,
-    "TFLM core, 22 kernels, ESP-NN, microfrontend, microlite binding": 320 * 1024,
+    "TFLM core, 22 kernels, ESP-NN, microlite binding": 320 * 1024,
     "esp32-camera (OV2640 only) and the camera binding": 80 * 1024,
 }
 # When models/default/model.tflite is not there yet: the size a 96x96 MobileNet-0.25 int8
@@ -458,14 +458,14 @@ def check_unified_diff(text):
 
 # ---- the operator list -----------------------------------------------------------------------
 def resolver_ops(cc_text):
-    """Operator names registered by ops_resolver.cc (AddConv2D() -> 'Conv2D')."""
+    """Operator names registered by ops_resolver.cpp (AddConv2D() -> 'Conv2D')."""
     return re.findall(r"^\s*Add(\w+)\(\);", cc_text, re.M)
 
 
 def resolver_capacity(header_text):
-    match = re.search(r"kSmartbinOpCapacity\s*=\s*(\d+)", header_text)
+    match = re.search(r"kOpCapacity\s*=\s*(\d+)", header_text)
     if not match:
-        raise ImageCheckError("python_ops_resolver.h: no kSmartbinOpCapacity")
+        raise ImageCheckError("smartbin_ops_resolver.h: no kOpCapacity")
     return int(match.group(1))
 
 

@@ -1,9 +1,10 @@
 """firmware/image/build.sh --inside, run against local stand-ins: git repositories in
-place of GitHub (the microlite file rebuilt from the patch's own context, with CRLF line
-endings) and a fake idf.py in place of ESP-IDF. Checks the script's own logic: each pin
-fetched, the patch applied, the components declared, the board copied, one firmware.bin."""
+place of GitHub, or a folder of source archives (SMARTBIN_FW_SOURCES), holding microlite
+files rebuilt from the patches' own context, with CRLF line endings, and a fake idf.py in
+place of ESP-IDF. Checks the script's own logic: each pin fetched and checked, the patches
+applied, the components declared, the board copied, one firmware.bin."""
+import hashlib
 import os
-import re
 import shutil
 import stat
 import subprocess
@@ -15,7 +16,6 @@ import pytest
 from .image_checks import IMAGE_DIR, MANIFEST, read_versions
 
 BOARD = "SMARTBIN_AITHINKER_ESP32CAM"
-PATCH = IMAGE_DIR / "patches" / "microlite-bulk-buffer-internal-arena.patch"
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid",
            "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
@@ -43,21 +43,19 @@ def _repo(path, files, tag=None):
     return "file://%s" % path, _git(path, "rev-parse", "HEAD")
 
 
-def _old_side_of_patch(patch_text):
-    """The patched file as the patch expects it: its context and removed lines at their
-    line numbers, filler lines between hunks."""
-    lines, wanted = [], 1
-    for match in re.finditer(r"^@@ -(\d+)(?:,(\d+))? \+\d+(?:,\d+)? @@.*\n((?:[ +\-\\].*\n|\n)*)",
-                             patch_text, re.M):
-        start = int(match.group(1))
-        while wanted < start:
-            lines.append("// filler %d" % wanted)
-            wanted += 1
-        for body in match.group(3).splitlines():
-            if body.startswith((" ", "-")) or body == "":
-                lines.append(body[1:])
-                wanted += 1
-    return "".join(line + "\r\n" for line in lines)
+# A one-hunk patch and the CRLF file it applies to: stands in for patches/ (the real patches
+# meet the real microlite sources in make firmware-host, tests/firmware_unix).
+STAND_IN_PATCH = """The stand-in patch.
+
+--- a/micropython-modules/microlite/tensorflow-microlite.c
++++ b/micropython-modules/microlite/tensorflow-microlite.c
+@@ -1,3 +1,4 @@
+ int first;
++int MP_QSTR_buffer;
+ int second;
+ int third;
+"""
+MICROLITE_C = b"int first;\r\nint second;\r\nint third;\r\n"
 
 
 FAKE_IDF = textwrap.dedent('''\
@@ -93,30 +91,40 @@ def stand_ins(tmp_path):
     real = read_versions()
     versions = dict(real)
     sources = tmp_path / "upstream"
-    versions["MICROPYTHON_URL"], _ = _repo(sources / "micropython", {
-        "mpy-cross/Makefile": "all:\n\t@touch built\n",
-        "ports/esp32/Makefile": "submodules:\n\t@echo $(BOARD) > submodules.done\n",
-        "ports/esp32/makeimg.py": MAKEIMG,
-        "ports/esp32/boards/sdkconfig.base": "# stand-in\n",
-        "ports/esp32/main/idf_component.yml": 'dependencies:\n  idf:\n    version: ">=5.3.0"\n',
-    }, tag=real["MICROPYTHON_TAG"])
-    versions["ULAB_URL"], _ = _repo(sources / "ulab", {"code/micropython.cmake": "# stand-in\n"},
-                                    tag=real["ULAB_TAG"])
-    versions["MICROLITE_URL"], versions["MICROLITE_COMMIT"] = _repo(sources / "microlite", {
-        "micropython-modules/microlite/tensorflow-microlite.c":
-            _old_side_of_patch(PATCH.read_text()).encode(),
-    })
-    versions["CAMERA_API_URL"], versions["CAMERA_API_COMMIT"] = _repo(
-        sources / "camera-api", {"src/micropython.cmake": "# stand-in\n"})
-    versions["ESP32_CAMERA_URL"], _ = _repo(sources / "esp32-camera", {"CMakeLists.txt": "# stand-in\n"},
-                                            tag=real["ESP32_CAMERA_TAG"])
+    stand_ins = {
+        "MICROPYTHON": {
+            "mpy-cross/Makefile": "all:\n\t@touch built\n",
+            "ports/esp32/Makefile": "submodules:\n\t@echo $(BOARD) > submodules.done\n",
+            "ports/esp32/makeimg.py": MAKEIMG,
+            "ports/esp32/boards/sdkconfig.base": "# stand-in\n",
+            "ports/esp32/main/idf_component.yml": 'dependencies:\n  idf:\n    version: ">=5.3.0"\n',
+        },
+        "ULAB": {"code/micropython.cmake": "# stand-in\n"},
+        "MICROLITE": {"micropython-modules/microlite/tensorflow-microlite.c": MICROLITE_C},
+        "CAMERA_API": {"src/micropython.cmake": "# stand-in\n"},
+        "ESP32_CAMERA": {"CMakeLists.txt": "# stand-in\n"},
+    }
+    archives = tmp_path / "archives"
+    archives.mkdir()
+    for name, files in stand_ins.items():
+        repo = sources / name.lower()
+        versions[name + "_URL"], versions[name + "_COMMIT"] = _repo(
+            repo, files, tag=real.get(name + "_TAG"))
+        # the same tree as a `git archive` tarball, as in a folder of source archives
+        archive = archives / ("%s.tar.gz" % name.lower())
+        _git(repo, "archive", "--format=tar.gz", "--prefix=%s-x/" % name.lower(),
+             "-o", str(archive), "HEAD")
+        versions[name + "_ARCHIVE"] = archive.name
+        versions[name + "_ARCHIVE_SHA256"] = hashlib.sha256(archive.read_bytes()).hexdigest()
 
     # a copy of the recipe with the stand-ins' URLs and commits
     project = tmp_path / "project"
     image = project / "firmware" / "image"
     shutil.copytree(IMAGE_DIR, image, ignore=shutil.ignore_patterns("build"))
     shutil.copy(MANIFEST, project / "firmware" / "manifest.py")
-    (image / "versions.env").write_text("".join("%s=%s\n" % kv for kv in versions.items()))
+    for patch in (image / "patches").glob("*.patch"):
+        patch.unlink()
+    (image / "patches" / "microlite-1-stand-in.patch").write_text(STAND_IN_PATCH)
 
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -128,17 +136,37 @@ def stand_ins(tmp_path):
     env["PATH"] = "%s:%s" % (bin_dir, env["PATH"])
     env["FAKE_IDF_LOG"] = str(tmp_path / "idf.log")
     env["MAKEFLAGS"] = "BUILD=somewhere-else"  # an outer make's variables must not leak in
-    return {"image": image, "project": project, "env": env, "versions": versions,
-            "log": tmp_path / "idf.log"}
+    env.pop("SMARTBIN_FW_SOURCES", None)
+    fixture = {"image": image, "project": project, "env": env, "versions": versions,
+               "log": tmp_path / "idf.log", "archives": archives}
+    _write_versions(fixture)
+    return fixture
 
 
-def _run(stand_ins):
+def _run(stand_ins, **env):
     return subprocess.run(["bash", str(stand_ins["image"] / "build.sh"), "--inside"],
-                          env=stand_ins["env"], capture_output=True, text=True, timeout=120)
+                          env=dict(stand_ins["env"], **env), capture_output=True, text=True,
+                          timeout=120)
 
 
-def test_build_script_fetches_patches_configures_and_leaves_one_image_every_time(stand_ins):
-    done = _run(stand_ins)
+def _write_versions(stand_ins):
+    (stand_ins["image"] / "versions.env").write_text(
+        "".join("%s=%s\n" % kv for kv in stand_ins["versions"].items()))
+
+
+def _from_archives_only(stand_ins):
+    """SMARTBIN_FW_SOURCES set, every repository URL unreachable: nothing may be fetched."""
+    for key in list(stand_ins["versions"]):
+        if key.endswith("_URL"):
+            stand_ins["versions"][key] = "file:///nonexistent/repository.git"
+    _write_versions(stand_ins)
+    return {"SMARTBIN_FW_SOURCES": str(stand_ins["archives"])}
+
+
+@pytest.mark.parametrize("origin", ["git", "archives"])
+def test_build_script_prepares_patches_configures_and_leaves_one_image_every_time(stand_ins, origin):
+    env = _from_archives_only(stand_ins) if origin == "archives" else {}
+    done = _run(stand_ins, **env)
     assert done.returncode == 0, done.stdout + done.stderr
     work = stand_ins["image"] / "build"
     assert (work / "firmware.bin").read_bytes() == (
@@ -161,7 +189,7 @@ def test_build_script_fetches_patches_configures_and_leaves_one_image_every_time
     assert "-D MICROPY_FROZEN_MANIFEST=%s" % (stand_ins["project"] / "firmware" / "manifest.py") in idf_args
 
     # a second build starts again from clean sources: one patch, one component entry
-    again = _run(stand_ins)
+    again = _run(stand_ins, **env)
     assert again.returncode == 0, again.stdout + again.stderr
     assert (port / "main" / "idf_component.yml").read_text().count("espressif/esp-tflite-micro") == 1
 
@@ -171,8 +199,47 @@ def test_build_script_stops_when_the_patch_does_not_apply(stand_ins):
     versions["MICROLITE_URL"], versions["MICROLITE_COMMIT"] = _repo(
         stand_ins["project"].parent / "upstream" / "other-microlite",
         {"micropython-modules/microlite/tensorflow-microlite.c": "int unrelated;\r\n"})
-    (stand_ins["image"] / "versions.env").write_text("".join("%s=%s\n" % kv for kv in versions.items()))
+    _write_versions(stand_ins)
     done = _run(stand_ins)
     assert done.returncode != 0
-    assert "make firmware: patch microlite-bulk-buffer-internal-arena.patch does not apply" in done.stderr
+    assert "make firmware: patch microlite-1-stand-in.patch does not apply" in done.stderr
     assert not (stand_ins["image"] / "build" / "firmware.bin").exists()
+
+
+def test_a_tag_that_moved_is_refused(stand_ins):
+    stand_ins["versions"]["ULAB_COMMIT"] = "0" * 40
+    _write_versions(stand_ins)
+    done = _run(stand_ins)
+    assert done.returncode != 0
+    assert "not the ULAB_COMMIT of versions.env" in done.stderr
+    assert not (stand_ins["image"] / "build" / "firmware.bin").exists()
+
+
+def test_an_archive_with_another_checksum_is_refused(stand_ins):
+    env = _from_archives_only(stand_ins)
+    stand_ins["versions"]["MICROLITE_ARCHIVE_SHA256"] = "0" * 64
+    _write_versions(stand_ins)
+    done = _run(stand_ins, **env)
+    assert done.returncode != 0
+    assert "is not the MICROLITE_ARCHIVE_SHA256 of versions.env" in done.stderr
+    assert not (stand_ins["image"] / "build" / "firmware.bin").exists()
+
+
+def test_a_missing_archive_is_named(stand_ins):
+    env = _from_archives_only(stand_ins)
+    (stand_ins["archives"] / stand_ins["versions"]["ULAB_ARCHIVE"]).unlink()
+    done = _run(stand_ins, **env)
+    assert done.returncode != 0
+    messages = [line for line in done.stderr.splitlines() if line.startswith("make firmware:")]
+    assert len(messages) == 1 and stand_ins["versions"]["ULAB_ARCHIVE"] in messages[0], done.stderr
+
+
+def test_an_archive_of_another_commit_is_refused(stand_ins):
+    env = _from_archives_only(stand_ins)
+    versions = stand_ins["versions"]
+    # right checksum, wrong commit: the pin and the archive do not belong together
+    versions["CAMERA_API_COMMIT"] = "061c2a65777a717b01ea1a498b6b44f2eb230de7"
+    _write_versions(stand_ins)
+    done = _run(stand_ins, **env)
+    assert done.returncode != 0
+    assert "not the CAMERA_API_COMMIT of versions.env" in done.stderr

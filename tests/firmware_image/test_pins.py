@@ -35,3 +35,21 @@ def test_build_script_and_workflow_use_only_keys_of_the_versions_file():
     script = (IMAGE_DIR / "build.sh").read_text()
     used = set(re.findall(r"\$\{?([A-Z][A-Z0-9_]*_(?:URL|TAG|COMMIT|VERSION|IMAGE))\b", script))
     assert used and used <= keys, used - keys
+
+
+def test_every_source_has_a_commit_an_archive_and_its_checksum():
+    versions = read_versions()
+    sources = [key[:-len("_URL")] for key in versions if key.endswith("_URL")]
+    assert {"MICROPYTHON", "ULAB", "MICROLITE", "ESP_TFLITE_MICRO", "ESP_NN", "ESP32_CAMERA",
+            "CAMERA_API"} <= set(sources)
+    for name in sources:
+        assert re.fullmatch(r"[0-9a-f]{40}", versions[name + "_COMMIT"]), name
+        assert re.fullmatch(r"[0-9a-f]{64}", versions[name + "_ARCHIVE_SHA256"]), name
+        # the archive is named after the release or commit it holds, so a pin changed
+        # without its archive (or the other way round) shows here
+        archive = versions[name + "_ARCHIVE"]
+        release = versions.get(name + "_TAG") or versions.get(name + "_VERSION")
+        if release:
+            assert "-%s.tar.gz" % release.lstrip("v") in archive, (name, release, archive)
+        else:
+            assert "-%s" % versions[name + "_COMMIT"][:7] in archive, (name, archive)

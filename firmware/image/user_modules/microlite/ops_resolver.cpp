@@ -1,10 +1,10 @@
-// The operator list of the firmware image (see python_ops_resolver.h). Conv, depthwise
+// The operator list of the firmware image (see smartbin_ops_resolver.h). Conv, depthwise
 // conv, fully connected, add, mul, pooling and softmax run on ESP-NN kernels.
-#include "python_ops_resolver.h"
+#include "smartbin_ops_resolver.h"
 
-namespace tflite {
+namespace smartbin {
 
-PythonOpsResolver::PythonOpsResolver() {
+OpsResolver::OpsResolver() {
   // Keep alphabetical; one line per builtin operator.
   AddAdd();
   AddAveragePool2D();
@@ -30,4 +30,4 @@ PythonOpsResolver::PythonOpsResolver() {
   AddSub();
 }
 
-}  // namespace tflite
+}  // namespace smartbin

@@ -1,0 +1,51 @@
+# smartbin_unused_kernels(OUT TFLM_DIR RESOLVER_SOURCE): TFLM kernel files that only
+# register operators the firmware's resolver (ops_resolver.cpp) does not add. The image
+# compiles them into the component's library and its linker leaves them out; here they
+# are not compiled at all (about half of the kernel files): nothing linked changes.
+function(smartbin_unused_kernels out tflm resolver)
+    # operators the image registers: AddConv2D() -> Register_CONV_2D, read from TFLM's own
+    # MicroMutableOpResolver, where each AddXxx( is followed by its Register_YYY()
+    file(STRINGS ${resolver} calls REGEX "^[ \t]*Add[A-Za-z0-9]+\\(\\);")
+    file(STRINGS ${tflm}/tensorflow/lite/micro/micro_mutable_op_resolver.h header
+         REGEX "TfLiteStatus Add[A-Za-z0-9]+\\(|Register_[A-Z0-9_]+\\(\\)")
+    set(needed)
+    foreach(call IN LISTS calls)
+        string(REGEX REPLACE "^[ \t]*(Add[A-Za-z0-9]+)\\(\\);.*" "\\1" add "${call}")
+        set(found FALSE)
+        set(current "")
+        foreach(line IN LISTS header)
+            if(line MATCHES "TfLiteStatus (Add[A-Za-z0-9]+)\\(")
+                set(current ${CMAKE_MATCH_1})
+            endif()
+            if(current STREQUAL add AND line MATCHES "(Register_[A-Z0-9_]+)\\(\\)")
+                list(APPEND needed ${CMAKE_MATCH_1})
+                set(found TRUE)
+                break()
+            endif()
+        endforeach()
+        if(NOT found)
+            message(FATAL_ERROR "${add}() is not an operator of this TFLM")
+        endif()
+    endforeach()
+    # kernel files that define only registrations the image does not use
+    file(GLOB kernels ${tflm}/tensorflow/lite/micro/kernels/*.cc
+                      ${tflm}/tensorflow/lite/micro/kernels/esp_nn/*.cc)
+    set(unused)
+    foreach(kernel IN LISTS kernels)
+        file(STRINGS ${kernel} defined REGEX "TFLMRegistration[ \t]+Register_[A-Z0-9_]+\\(\\)[ \t]*{")
+        if(NOT defined)
+            continue()  # helpers and *_common.cc files stay
+        endif()
+        set(used FALSE)
+        foreach(definition IN LISTS defined)
+            string(REGEX MATCH "Register_[A-Z0-9_]+" registration "${definition}")
+            if(registration IN_LIST needed)
+                set(used TRUE)
+            endif()
+        endforeach()
+        if(NOT used)
+            list(APPEND unused ${kernel})
+        endif()
+    endforeach()
+    set(${out} ${unused} PARENT_SCOPE)
+endfunction()

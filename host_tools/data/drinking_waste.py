@@ -293,7 +293,13 @@ def _photos_from_archive(archive, rows, cache_dir, part_path, timeout, stage):
     """Take the photos of `rows` from `archive` (a zip URL, a zip file or a folder)."""
     if _is_url(archive):
         _download_with_retries(archive, part_path, timeout, stage("archive"))
-        return _photos_from_zip(part_path, rows, cache_dir, stage("unpack"))
+        try:
+            return _photos_from_zip(part_path, rows, cache_dir, stage("unpack"))
+        except SmartbinError as error:
+            # A resumed download of an archive that changed on the server is a broken zip.
+            part_path.unlink()
+            raise SmartbinError("%s (downloaded from %s; removed, the next run downloads "
+                                "it anew)" % (error, archive))
     archive = Path(archive)
     if archive.is_dir():
         return _photos_from_folder(archive, rows, cache_dir, stage("unpack"))
@@ -506,6 +512,7 @@ def get_drinking_waste(dest, source=None, archive=None, mirrors=None, archive_ur
     with atomic.atomic_dir(dest) as tmp_dir:
         exact = _make_crops(table, cache_dir, tmp_dir, stage("crop"))
         summary = {"counts": counts, "source": "%s@%s" % (REPOSITORY, COMMIT),
+                   "photos_from": str(archive) if not mirrors else "mirrors, then %s" % archive,
                    "exact_crops": exact, "similar_crops": len(table) - exact,
                    "originals_checked": len(photos)}
         write_boxes(table, tmp_dir)
@@ -513,4 +520,4 @@ def get_drinking_waste(dest, source=None, archive=None, mirrors=None, archive_ur
     shutil.rmtree(cache_dir)
     if archive_part.exists():
         archive_part.unlink()
-    return dict(summary, dest=str(dest), action="downloaded")
+    return dict(summary, dest=str(dest), action="downloaded" if mirrors else "made")

@@ -47,7 +47,8 @@ DEFAULT_ARCHIVE_URL = "https://github.com/%s/archive/%s.zip" % (REPOSITORY, COMM
 TABLE_FILE = Path(__file__).with_name("drinking_waste.csv")
 MARKER = ".drinking_waste.json"
 BOXES_FILE = "boxes.csv"
-BOXES_COLUMNS = ("file", "label", "group", "box_left", "box_top", "box_right", "box_bottom")
+BOXES_COLUMNS = ("file", "label", "group", "box_left", "box_top", "box_right", "box_bottom",
+                 "item_cut")
 CROP_SIDE = 256
 JPEG_QUALITY = 92
 THUMB_SIDE = 8
@@ -59,6 +60,7 @@ THUMB_TOLERANCE = 4
 # Free space wanted before starting, on top of the photos themselves: crops and slack.
 _SPARE_BYTES = 64 << 20
 _ATTEMPTS = 3
+_RETRY_DELAY = 0.5  # seconds before the first retry; doubled for each further one
 _RETRY_STATUS = (408, 429, 500, 502, 503, 504)
 # A mirror that failed this many photos is not asked for the rest (offline, rate-limited).
 _MIRROR_FAILURES = 3
@@ -179,7 +181,7 @@ def _download_with_retries(url, part_path, timeout, progress=None):
             # A network hiccup: wait a little, then resume from the bytes we have.
             if attempt == _ATTEMPTS - 1:
                 raise
-        time.sleep(0.5 * 2 ** attempt)
+        time.sleep(_RETRY_DELAY * 2 ** attempt)
 
 
 class _Mirrors:
@@ -393,13 +395,19 @@ def _check_no_extra_files(folder, table, shown_as):
 
 
 def write_boxes(table, folder):
-    """Write `boxes.csv`: each crop's label, group (its source photo's sha256) and item box."""
+    """Write `boxes.csv`: each crop's label, group (its source photo's sha256) and item box.
+
+    The box is clipped to the crop; `item_cut` is 1 where the item reaches past the crop's
+    edge (39 long bottles, whose crop square was clipped to the photo), else 0.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(BOXES_COLUMNS)
     for row in sorted(table, key=lambda r: r.file):
-        writer.writerow((row.file, row.label, row.original_sha256, row.box_left, row.box_top,
-                         row.box_right, row.box_bottom))
+        box = (row.box_left, row.box_top, row.box_right, row.box_bottom)
+        clipped = tuple(min(max(value, 0), CROP_SIDE) for value in box)
+        writer.writerow((row.file, row.label, row.original_sha256) + clipped
+                        + (int(clipped != box),))
     atomic.write_text(Path(folder) / BOXES_FILE, buffer.getvalue())
 
 

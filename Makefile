@@ -10,6 +10,9 @@ BUILD ?= build
 # DATA: a folder of class folders. Empty means: download TrashNet into data/trashnet.
 DATA ?=
 DATASET := $(if $(DATA),$(DATA),data/trashnet)
+# DRINKING_WASTE: where `make data` puts the drinking-waste crops (cans and PET bottles on
+# everyday surfaces), downloaded and checked like TrashNet. Empty means: do not get them.
+DRINKING_WASTE ?= data/drinking_waste
 # The model to deploy/simulate: the one you trained, else the committed default.
 MODEL ?= $(if $(wildcard $(BUILD)/model/model.tflite),$(BUILD)/model,models/default)
 PORT ?=
@@ -59,6 +62,9 @@ ifeq ($(DATA),)
 	$(SMARTBIN) data trashnet --dest data/trashnet
 else
 	$(SMARTBIN) data check $(DATA)
+endif
+ifneq ($(DRINKING_WASTE),)
+	$(SMARTBIN) data drinking-waste --dest $(DRINKING_WASTE)
 endif
 
 split: data

@@ -383,3 +383,20 @@ def test_committed_table_describes_the_966_published_crops():
         assert row.box_left < 256 and row.box_top < 256
         assert row.box_right > 0 and row.box_bottom > 0
         assert 10_000 < row.original_bytes < 1_000_000
+
+
+def test_make_data_gets_the_drinking_waste_crops_unless_told_not_to(tmp_path):
+    import subprocess
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[3]
+
+    def dry_run(*variables):
+        return subprocess.run(["make", "-n", "--no-print-directory", "data",
+                               "VENV=%s" % (tmp_path / "venv"), *variables], cwd=repo,
+                              capture_output=True, text=True, timeout=60, check=True).stdout
+
+    assert "smartbin data drinking-waste --dest data/drinking_waste\n" in dry_run()
+    assert "smartbin data drinking-waste --dest %s/dw\n" % tmp_path in dry_run(
+        "DATA=mine", "DRINKING_WASTE=%s/dw" % tmp_path)
+    assert "drinking-waste" not in dry_run("DRINKING_WASTE=")

@@ -472,9 +472,9 @@ def get_drinking_waste(dest, source=None, archive=None, mirrors=None, archive_ur
     `source`: import this local folder of crops (hard links where possible) instead of
     making them. `archive`: take the source photos from this archive zip (path or URL) or
     folder instead of the mirrors. `mirrors`/`archive_url` replace the default download
-    places; `table` the committed crop table (tests). Does nothing when `dest` is already
-    complete. `progress(stage, done, total)` reports "download" and "archive" (bytes),
-    "unpack", "crop" and "import" (files).
+    places (`archive_url=""`: no archive fallback); `table` the committed crop table. Does
+    nothing when `dest` is already complete. `progress(stage, done, total)` reports
+    "download" and "archive" (bytes), "unpack", "crop" and "import" (files).
     """
     table = load_table() if table is None else list(table)
     counts = expected_counts(table)
@@ -520,7 +520,7 @@ def get_drinking_waste(dest, source=None, archive=None, mirrors=None, archive_ur
     with atomic.atomic_dir(dest) as tmp_dir:
         exact = _make_crops(table, cache_dir, tmp_dir, stage("crop"))
         summary = {"counts": counts, "source": "%s@%s" % (REPOSITORY, COMMIT),
-                   "photos_from": str(archive) if not mirrors else "mirrors, then %s" % archive,
+                   "photos_from": ", then ".join(mirrors + ([str(archive)] if archive else [])),
                    "exact_crops": exact, "similar_crops": len(table) - exact,
                    "originals_checked": len(photos)}
         write_boxes(table, tmp_dir)

@@ -188,7 +188,7 @@ def test_wrong_checksum_everywhere_fails_and_writes_no_data_set(tmp_path, web):
     mirror = _serve(web, "/m/", {**PHOTOS, 8: PHOTOS[9]})
     dest = tmp_path / "dw"
     with pytest.raises(SmartbinError) as failure:
-        _get(dest, mirrors=[mirror], archive_url=None)
+        _get(dest, mirrors=[mirror], archive_url="")
     message = str(failure.value)
     assert message.startswith("could not get 1 of the 3 drinking-waste photos")
     assert "8.jpg has sha256 %s, expected %s" % (
@@ -267,7 +267,7 @@ def test_crop_encoded_by_another_pillow_is_accepted_by_its_thumbnail(tmp_path, w
     mirror = _serve(web, "/m/")
     table = [TABLE[0]._replace(crop_sha256="0" * 64)] + TABLE[1:]
     summary = dw.get_drinking_waste(tmp_path / "dw", table=table, mirrors=[mirror],
-                                    archive_url=None, timeout=5)
+                                    archive_url="", timeout=5)
     assert summary["exact_crops"] == 3 and summary["similar_crops"] == 1
 
 
@@ -278,7 +278,7 @@ def test_crop_that_does_not_look_like_the_published_one_is_refused(tmp_path, web
     dest = tmp_path / "dw"
     with pytest.raises(SmartbinError, match=r"metal/dw_a.jpg cut from photo 7.jpg does not "
                                             r"look like the published crop"):
-        dw.get_drinking_waste(dest, table=table, mirrors=[mirror], archive_url=None,
+        dw.get_drinking_waste(dest, table=table, mirrors=[mirror], archive_url="",
                               timeout=5)
     assert not dest.exists()
 

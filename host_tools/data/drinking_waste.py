@@ -233,7 +233,8 @@ def _download_photos(rows, mirror_bases, cache_dir, timeout, progress):
     if progress:
         progress(done, total)
     missing = []
-    with concurrent.futures.ThreadPoolExecutor(_WORKERS) as pool:
+    pool = concurrent.futures.ThreadPoolExecutor(_WORKERS)
+    try:
         futures = {pool.submit(_fetch_photo, row, mirrors, cache_dir, timeout): row
                    for row in rows}
         for future in concurrent.futures.as_completed(futures):
@@ -243,6 +244,9 @@ def _download_photos(rows, mirror_bases, cache_dir, timeout, progress):
             done += row.original_bytes
             if progress:
                 progress(done, total)
+    finally:
+        # On Ctrl-C or an error, drop the queued photos instead of fetching them all first.
+        pool.shutdown(wait=True, cancel_futures=True)
     return missing, mirrors.first_error
 
 

@@ -400,3 +400,19 @@ def test_make_data_gets_the_drinking_waste_crops_unless_told_not_to(tmp_path):
     assert "smartbin data drinking-waste --dest %s/dw\n" % tmp_path in dry_run(
         "DATA=mine", "DRINKING_WASTE=%s/dw" % tmp_path)
     assert "drinking-waste" not in dry_run("DRINKING_WASTE=")
+
+
+def test_missing_local_copies_are_one_line_errors(tmp_path, monkeypatch, capsys):
+    table_file = tmp_path / "table.csv"
+    dw.write_table(TABLE, table_file)
+    monkeypatch.setattr(dw, "TABLE_FILE", table_file)
+    dest = tmp_path / "dw"
+    assert cli.main(["data", "drinking-waste", "--dest", str(dest),
+                     "--from", str(tmp_path / "nowhere")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nowhere does not exist" in err
+    assert cli.main(["data", "drinking-waste", "--dest", str(dest),
+                     "--archive", str(tmp_path / "repo.zip")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "repo.zip does not exist" in err
+    assert not dest.exists()

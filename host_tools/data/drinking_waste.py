@@ -113,18 +113,15 @@ def photo_url(mirror, row):
 
 def thumbnail(image):
     """8x8 grey thumbnail (box filter) of a Pillow image, as 128 hex digits."""
-    return image.convert("L").resize((THUMB_SIDE, THUMB_SIDE), _box()).tobytes().hex()
+    from PIL import Image
+
+    grey = image.convert("L").resize((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BOX)
+    return grey.tobytes().hex()
 
 
 def thumb_difference(thumb_a, thumb_b):
     """Largest difference between two thumbnails' cells (0-255)."""
     return max(abs(a - b) for a, b in zip(bytes.fromhex(thumb_a), bytes.fromhex(thumb_b)))
-
-
-def _box():
-    from PIL import Image
-
-    return Image.Resampling.BOX
 
 
 def cut_crop(photo_path, row):

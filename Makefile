@@ -23,15 +23,22 @@ PYTEST_ARGS ?=
 # else download). TRAIN_ARGS / EXPORT_ARGS: extra options, e.g. TRAIN_ARGS="--epochs 40".
 WEIGHTS ?=
 TRAIN_ARGS ?=
+# MINE: your own photos (class folders, e.g. from `make capture`), weighted so that 30 per
+# class count against TrashNet's thousands. BACKGROUNDS: photos of empty surfaces (e.g. the
+# bin's empty chamber) to put training items on. OOD: extra test folders for `make bench`.
+MINE ?=
+BACKGROUNDS ?=
+OOD ?=
+BENCH_ARGS ?=
 EXPORT_ARGS ?=
 
 .PHONY: help venv node model data split train export evaluate test bench simulate power \
         flash deploy pull-images capture monitor firmware clean
 
 help:
-	@echo "make model [DATA=DIR]      get data, train, quantize to int8, export, evaluate"
+	@echo "make model [DATA=DIR] [MINE=DIR] [BACKGROUNDS=DIR]  get data, train, int8, export, evaluate"
 	@echo "make test                  run the test suite"
-	@echo "make bench [DATA=DIR]      measure several model operating points"
+	@echo "make bench [DATA=DIR] [OOD=DIR]  measure model operating points, also off TrashNet"
 	@echo "make simulate IMAGES=DIR   run the bin's firmware on photos, on this computer"
 	@echo "make power                 estimate battery life from firmware/config.json"
 	@echo "make flash PORT=.. FIRMWARE=..   write MicroPython firmware to the board"
@@ -72,7 +79,10 @@ split: data
 
 train: split
 	$(SMARTBIN) train $(DATASET) --split $(BUILD)/split.json --out $(BUILD)/train \
-		$(if $(WEIGHTS),--weights $(WEIGHTS)) $(TRAIN_ARGS)
+		--cache $(BUILD)/cache $(if $(WEIGHTS),--weights $(WEIGHTS)) \
+		$(if $(DRINKING_WASTE),--drinking-waste $(DRINKING_WASTE)) \
+		$(if $(MINE),--mine $(MINE)) $(if $(BACKGROUNDS),--backgrounds $(BACKGROUNDS)) \
+		$(TRAIN_ARGS)
 
 export: train
 	$(SMARTBIN) export $(BUILD)/train --data $(DATASET) --split $(BUILD)/split.json --out $(BUILD)/model \
@@ -84,7 +94,9 @@ evaluate: export
 model: evaluate
 
 bench: venv
-	$(SMARTBIN) bench $(if $(DATA),--data $(DATA)) --out $(BUILD)/bench
+	$(SMARTBIN) bench $(if $(DATA),--data $(DATA)) --out $(BUILD)/bench --cache $(BUILD)/cache \
+		$(if $(wildcard $(DRINKING_WASTE)),--drinking-waste $(DRINKING_WASTE)) \
+		$(if $(WEIGHTS),--weights $(WEIGHTS)) $(foreach dir,$(OOD),--ood $(dir)) $(BENCH_ARGS)
 
 # ---- tests ---------------------------------------------------------------------------
 test: venv node

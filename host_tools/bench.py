@@ -56,6 +56,8 @@ POINTS.update({
                          dict(_COMPOSITE, interpolate=0.5)),
     "composite-strong": ("composite 0.8 and stronger bin-like augmentation",
                          dict(_SOURCES, composite=0.8, augment=0.8)),
+    "composite-only": ("composites but no drinking-waste training photos: the drinking-"
+                       "waste set is then wholly unseen", {"composite": 0.5}),
 })
 DEFAULT_POINTS = ("finetune-96", "sources", "composite")
 

@@ -79,10 +79,17 @@ def _box_mean(values, radius=2):
 
 
 def _max_filter(mask, size):
-    from PIL import Image, ImageFilter
-
-    image = Image.fromarray(mask.astype(np.uint8) * 255)
-    return np.asarray(image.filter(ImageFilter.MaxFilter(size))) > 127
+    """Boolean dilation by a size x size square (separable: rows, then columns)."""
+    radius = size // 2
+    out = mask
+    for axis in (0, 1):
+        padded = np.pad(out, [(radius, radius) if a == axis else (0, 0) for a in (0, 1)])
+        length = out.shape[axis]
+        grown = np.zeros_like(out)
+        for shift in range(size):
+            grown |= np.take(padded, range(shift, shift + length), axis=axis)
+        out = grown
+    return out
 
 
 def _min_filter(mask, size):
@@ -157,12 +164,13 @@ def convex_hull_mask(mask):
     ys, xs = np.nonzero(mask)
     if len(ys) < 3:
         return mask.copy()
-    # Monotone chain over each row's outermost pixels (enough to span the hull).
-    rows = {}
-    for y, x in zip(ys.tolist(), xs.tolist()):
-        low, high = rows.get(y, (x, x))
-        rows[y] = (min(low, x), max(high, x))
-    points = sorted({(x, y) for y, (low, high) in rows.items() for x in (low, high)})
+    # Monotone chain over each row's outermost pixels (enough to span the hull);
+    # np.nonzero lists pixels row by row, so each row is one run.
+    starts = np.flatnonzero(np.r_[True, ys[1:] != ys[:-1]])
+    row_ys = ys[starts].tolist()
+    lows = np.minimum.reduceat(xs, starts).tolist()
+    highs = np.maximum.reduceat(xs, starts).tolist()
+    points = sorted({(x, y) for y, low, high in zip(row_ys, lows, highs) for x in (low, high)})
 
     def cross(o, a, b):
         return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])

@@ -121,6 +121,8 @@ class TrainOptions:
             raise SmartbinError("composite chance must be between 0 and 1")
         if self.composite > 0 and self.composite_variants < 1:
             raise SmartbinError("composite variants must be at least 1")
+        if self.backgrounds and not self.composite:
+            raise SmartbinError("backgrounds are used by composites: set --composite above 0")
         for name in ("drinking_share", "mine_share"):
             if getattr(self, name) < 0:
                 raise SmartbinError("%s must be at least 0" % name.replace("_", " "))

@@ -58,6 +58,8 @@ POINTS.update({
                          dict(_SOURCES, composite=0.8, augment=0.8)),
     "composite-only": ("composites but no drinking-waste training photos: the drinking-"
                        "waste set is then wholly unseen", {"composite": 0.5}),
+    "composite-only-strong": ("composite-strong without the drinking-waste training photos",
+                              {"composite": 0.8, "augment": 0.8}),
 })
 DEFAULT_POINTS = ("finetune-96", "sources", "composite")
 

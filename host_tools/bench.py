@@ -31,25 +31,29 @@ DEFAULT_DRINKING = "data/drinking_waste"
 TARGETS = {"flatbuffer_bytes": 350 * 1024, "arena_bytes": 128 * 1024, "latency_ms_esp_nn": 380.0}
 
 # name -> (what it is, TrainOptions fields that differ from the defaults).
+# The TrashNet-only recipe (the default before composites): 30 epochs, no composites.
+_TRASHNET_ONLY = {"composite": 0.0, "finetune_epochs": 30}
 POINTS = {
     "frozen-96": ("MobileNetV1-0.25 96x96 (13 blocks), frozen ImageNet features, linear head",
-                  {"finetune_epochs": 0, "blocks": 13}),
-    "finetune-96-bnfrozen": ("the default recipe with batch-norm statistics frozen (ImageNet)",
-                             {"freeze_batchnorm": True}),
-    "finetune-96": ("the default recipe: 12 blocks, batch norm trained and re-estimated on "
-                    "clean photos, bin-like augmentation 0.5", {}),
-    "finetune-96-keras-aug": ("the default recipe with plain Keras augmentation",
-                              {"augment_style": "keras"}),
-    "finetune-96-13blocks": ("the default recipe with all 13 MobileNetV1 blocks", {"blocks": 13}),
-    "finetune-128": ("the default recipe at 128x128 (arena over 128 KB)", {"input_size": 128}),
+                  dict(_TRASHNET_ONLY, finetune_epochs=0, blocks=13)),
+    "finetune-96-bnfrozen": ("TrashNet only, batch-norm statistics frozen (ImageNet)",
+                             dict(_TRASHNET_ONLY, freeze_batchnorm=True)),
+    "finetune-96": ("TrashNet only: 12 blocks, batch norm trained and re-estimated on "
+                    "clean photos, bin-like augmentation 0.5", _TRASHNET_ONLY),
+    "finetune-96-keras-aug": ("TrashNet only, plain Keras augmentation",
+                              dict(_TRASHNET_ONLY, augment_style="keras")),
+    "finetune-96-13blocks": ("TrashNet only, all 13 MobileNetV1 blocks",
+                             dict(_TRASHNET_ONLY, blocks=13)),
+    "finetune-128": ("TrashNet only at 128x128 (arena over 128 KB)",
+                     dict(_TRASHNET_ONLY, input_size=128)),
 }
 # Real-world points: `True` for drinking_waste means the bench's --drinking-waste folder.
-_SOURCES = {"drinking_waste": True}
-_COMPOSITE = dict(_SOURCES, composite=0.5)
+_SOURCES = {"drinking_waste": True, "composite": 0.0}
+_COMPOSITE = {"drinking_waste": True}
 POINTS.update({
-    "sources": ("the default recipe plus the drinking-waste training photos (share 0.25)",
-                _SOURCES),
-    "composite": ("plus TrashNet items on other backgrounds half of the time", _COMPOSITE),
+    "sources": ("TrashNet plus the drinking-waste training photos (share 0.25)", _SOURCES),
+    "composite": ("the default recipe: plus TrashNet items on other backgrounds half of "
+                  "the time", _COMPOSITE),
     "composite-freeze4": ("composite, blocks 1-4 kept at ImageNet weights",
                           dict(_COMPOSITE, freeze_blocks=4)),
     "composite-interp": ("composite, weights halfway between head-only and fine-tuned",
@@ -57,7 +61,7 @@ POINTS.update({
     "composite-strong": ("composite 0.8 and stronger bin-like augmentation",
                          dict(_SOURCES, composite=0.8, augment=0.8)),
     "composite-only": ("composites but no drinking-waste training photos: the drinking-"
-                       "waste set is then wholly unseen", {"composite": 0.5}),
+                       "waste set is then wholly unseen", {}),
     "composite-only-strong": ("composite-strong without the drinking-waste training photos",
                               {"composite": 0.8, "augment": 0.8}),
 })

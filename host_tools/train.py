@@ -1,10 +1,12 @@
 """`smartbin train`: fit the classifier on the training split by transfer learning.
 
-Recipe (defaults): ImageNet MobileNetV1 alpha 0.25 at 96x96 RGB; first train only the new
-head on frozen features (computed once), then fine-tune the whole network at a low learning rate with the
-batch-norm statistics frozen. Photos are decoded once into a uint8 array at the input size
-(the same resize the bin's contract prescribes), augmented on the fly, class-weighted
-(TrashNet has few "trash" photos) and early-stopped on the validation split.
+Recipe (defaults): ImageNet MobileNetV1 alpha 0.25 at 96x96 RGB, cut after block 12;
+first train only the new head on frozen features (computed once), then fine-tune the
+whole network (batch norm trained, then re-estimated on clean photos). Photos are decoded
+once into a uint8 array at the input size (the same resize the bin's contract
+prescribes); each epoch half of the TrashNet photos are shown as their item on another
+background (`host_tools.composite`), other sources join with their share of the loss
+(`host_tools.sources`), and the batch is augmented on the fly and class-balanced.
 
 Writes to the output folder (atomically): ``model.keras``, ``history.json`` (loss and
 accuracy per epoch, train and val) and ``train_config.json`` (the options, labels and
@@ -65,7 +67,7 @@ class TrainOptions:
     input_size: int = 96
     colour: str = "RGB"
     head_epochs: int = 30
-    finetune_epochs: int = 30
+    finetune_epochs: int = 18
     head_learning_rate: float = 1e-3
     finetune_learning_rate: float = 1e-3
     lr_schedule: str = "cosine"
@@ -84,7 +86,7 @@ class TrainOptions:
     weights_url: str = None
     drinking_waste: str = None
     drinking_share: float = 0.25
-    composite: float = 0.0
+    composite: float = 0.5
     composite_variants: int = 2
     backgrounds: str = None
     mine: str = None

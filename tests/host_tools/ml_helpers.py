@@ -49,7 +49,8 @@ def tiny_options(**overrides):
     from host_tools.train import TrainOptions
 
     values = dict(backbone="scratch", input_size=32, colour="RGB", finetune_epochs=14,
-                  head_learning_rate=5e-3, batch_size=8, augment=0.3, patience=14, seed=7)
+                  head_learning_rate=5e-3, batch_size=8, augment=0.3, patience=14, seed=7,
+                  composite=0.0)
     values.update(overrides)
     return TrainOptions(**values)
 

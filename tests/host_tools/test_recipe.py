@@ -70,3 +70,10 @@ def test_head_only_training_finishes_and_reports_val_accuracy(tmp_path):
         input_size=32, head_epochs=1, finetune_epochs=0, weights="none"))
     assert 0.0 <= summary["val_accuracy"] <= 1.0
     assert (tmp_path / "train" / train.MODEL_FILE).is_file()
+
+
+def test_default_recipe_trains_on_composites_within_the_time_budget():
+    options = train.TrainOptions()
+    assert options.composite == 0.5 and options.composite_variants == 2
+    assert options.finetune_epochs == 18  # 30 with TrashNet alone; sources add photos
+    assert options.freeze_blocks == 0 and options.interpolate == 1.0

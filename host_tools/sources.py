@@ -135,8 +135,9 @@ def cached_cut_outs(paths, cache_dir=None, progress=None):
     key.update(("side=%d" % composite.WORK_SIDE).encode())
     cache = Path(cache_dir) / ("cutouts-%s.npz" % key.hexdigest()[:16])
     if cache.is_file():
-        stored = np.load(cache, allow_pickle=False)
-        return [stored["c%d" % i] if "c%d" % i in stored else None for i in range(len(paths))]
+        with np.load(cache, allow_pickle=False) as stored:
+            return [stored["c%d" % i] if "c%d" % i in stored else None
+                    for i in range(len(paths))]
     found = cut_outs(paths, progress)
     cache.parent.mkdir(parents=True, exist_ok=True)
     from host_tools import atomic

@@ -128,7 +128,7 @@ class TrainOptions:
         for name in ("drinking_share", "mine_share"):
             if getattr(self, name) < 0:
                 raise SmartbinError("%s must be at least 0" % name.replace("_", " "))
-        if not 0 <= self.freeze_blocks < self.blocks + (self.blocks == 0):
+        if not 0 <= self.freeze_blocks < max(self.blocks, 1):
             raise SmartbinError("freeze blocks must be between 0 and blocks - 1")
         if not 0 <= self.interpolate <= 1:
             raise SmartbinError("interpolate must be between 0 and 1")

@@ -10,6 +10,9 @@ BUILD ?= build
 # DATA: a folder of class folders. Empty means: download TrashNet into data/trashnet.
 DATA ?=
 DATASET := $(if $(DATA),$(DATA),data/trashnet)
+# DRINKING_WASTE: where `make data` puts the drinking-waste crops (cans and PET bottles on
+# everyday surfaces), downloaded and checked like TrashNet. Empty means: do not get them.
+DRINKING_WASTE ?= data/drinking_waste
 # The model to deploy/simulate: the one you trained, else the committed default.
 MODEL ?= $(if $(wildcard $(BUILD)/model/model.tflite),$(BUILD)/model,models/default)
 PORT ?=
@@ -20,15 +23,22 @@ PYTEST_ARGS ?=
 # else download). TRAIN_ARGS / EXPORT_ARGS: extra options, e.g. TRAIN_ARGS="--epochs 40".
 WEIGHTS ?=
 TRAIN_ARGS ?=
+# MINE: your own photos (class folders, e.g. from `make capture`), weighted so that 30 per
+# class count against TrashNet's thousands. BACKGROUNDS: photos of empty surfaces (e.g. the
+# bin's empty chamber) to put training items on. OOD: extra test folders for `make bench`.
+MINE ?=
+BACKGROUNDS ?=
+OOD ?=
+BENCH_ARGS ?=
 EXPORT_ARGS ?=
 
 .PHONY: help venv node model data split train export evaluate test bench simulate power \
         flash deploy selftest servo pull-images capture monitor firmware firmware-host clean
 
 help:
-	@echo "make model [DATA=DIR]      get data, train, quantize to int8, export, evaluate"
+	@echo "make model [DATA=DIR] [MINE=DIR] [BACKGROUNDS=DIR]  get data, train, int8, export, evaluate"
 	@echo "make test                  run the test suite"
-	@echo "make bench [DATA=DIR]      measure several model operating points"
+	@echo "make bench [DATA=DIR] [OOD=DIR]  measure model operating points, also off TrashNet"
 	@echo "make simulate IMAGES=DIR   run the bin's firmware on photos, on this computer"
 	@echo "make power                 estimate battery life from firmware/config.json"
 	@echo "make flash PORT=.. FIRMWARE=..   write MicroPython firmware to the board"
@@ -63,13 +73,19 @@ ifeq ($(DATA),)
 else
 	$(SMARTBIN) data check $(DATA)
 endif
+ifneq ($(DRINKING_WASTE),)
+	$(SMARTBIN) data drinking-waste --dest $(DRINKING_WASTE)
+endif
 
 split: data
 	$(SMARTBIN) data split $(DATASET) --out $(BUILD)/split.json
 
 train: split
 	$(SMARTBIN) train $(DATASET) --split $(BUILD)/split.json --out $(BUILD)/train \
-		$(if $(WEIGHTS),--weights $(WEIGHTS)) $(TRAIN_ARGS)
+		--cache $(BUILD)/cache $(if $(WEIGHTS),--weights $(WEIGHTS)) \
+		$(if $(DRINKING_WASTE),--drinking-waste $(DRINKING_WASTE)) \
+		$(if $(MINE),--mine $(MINE)) $(if $(BACKGROUNDS),--backgrounds $(BACKGROUNDS)) \
+		$(TRAIN_ARGS)
 
 export: train
 	$(SMARTBIN) export $(BUILD)/train --data $(DATASET) --split $(BUILD)/split.json --out $(BUILD)/model \
@@ -81,7 +97,9 @@ evaluate: export
 model: evaluate
 
 bench: venv
-	$(SMARTBIN) bench $(if $(DATA),--data $(DATA)) --out $(BUILD)/bench
+	$(SMARTBIN) bench $(if $(DATA),--data $(DATA)) --out $(BUILD)/bench --cache $(BUILD)/cache \
+		$(if $(wildcard $(DRINKING_WASTE)),--drinking-waste $(DRINKING_WASTE)) \
+		$(if $(WEIGHTS),--weights $(WEIGHTS)) $(foreach dir,$(OOD),--ood $(dir)) $(BENCH_ARGS)
 
 # ---- tests ---------------------------------------------------------------------------
 test: venv node

@@ -6,6 +6,14 @@ model (measuring its TFLM arena), scores it as deployed (photo -> contract resiz
 flatbuffer bytes, arena bytes, MACs, the estimated ESP32 latency (`host_tools.latency`)
 and the training time. The result is one table (printed) and `bench.json` (the same
 figures), rewritten atomically after every point so a stopped run keeps what it measured.
+
+Beside TrashNet's test split every point is scored on the out-of-domain yardstick
+(`host_tools.ood`: held-out drinking-waste photos, TrashNet test items on backgrounds
+training never used with a dim OV2640-like look, any `--ood` folder): top-1, macro recall
+and F1 and the worst class per set, their mean top-1 (`ood_score`, what the default is
+chosen by) and the few-shot curve (top-1 on one fixed bin chamber after adding 0, 10, 30
+of its photos per class). `--models` scores existing model folders the same way without
+training.
 """
 import dataclasses
 import json
@@ -18,41 +26,72 @@ from host_tools.errors import SmartbinError
 BENCH_FILE = "bench.json"
 SPLIT_FILE = "split.json"
 DEFAULT_DATA = "data/trashnet"
+DEFAULT_DRINKING = "data/drinking_waste"
 # Targets of a model the bin can run well (see README, "model quality").
 TARGETS = {"flatbuffer_bytes": 350 * 1024, "arena_bytes": 128 * 1024, "latency_ms_esp_nn": 380.0}
 
 # name -> (what it is, TrainOptions fields that differ from the defaults).
+# The TrashNet-only recipe (the default before composites): 30 epochs, no composites.
+_TRASHNET_ONLY = {"composite": 0.0, "finetune_epochs": 30}
 POINTS = {
     "frozen-96": ("MobileNetV1-0.25 96x96 (13 blocks), frozen ImageNet features, linear head",
-                  {"finetune_epochs": 0, "blocks": 13}),
-    "finetune-96-bnfrozen": ("the default recipe with batch-norm statistics frozen (ImageNet)",
-                             {"freeze_batchnorm": True}),
-    "finetune-96": ("the default recipe: 12 blocks, batch norm trained and re-estimated on "
-                    "clean photos, bin-like augmentation 0.5", {}),
-    "finetune-96-keras-aug": ("the default recipe with plain Keras augmentation",
-                              {"augment_style": "keras"}),
-    "finetune-96-13blocks": ("the default recipe with all 13 MobileNetV1 blocks", {"blocks": 13}),
-    "finetune-128": ("the default recipe at 128x128 (arena over 128 KB)", {"input_size": 128}),
+                  dict(_TRASHNET_ONLY, finetune_epochs=0, blocks=13)),
+    "finetune-96-bnfrozen": ("TrashNet only, batch-norm statistics frozen (ImageNet)",
+                             dict(_TRASHNET_ONLY, freeze_batchnorm=True)),
+    "finetune-96": ("TrashNet only: 12 blocks, batch norm trained and re-estimated on "
+                    "clean photos, bin-like augmentation 0.5", _TRASHNET_ONLY),
+    "finetune-96-keras-aug": ("TrashNet only, plain Keras augmentation",
+                              dict(_TRASHNET_ONLY, augment_style="keras")),
+    "finetune-96-13blocks": ("TrashNet only, all 13 MobileNetV1 blocks",
+                             dict(_TRASHNET_ONLY, blocks=13)),
+    "finetune-128": ("TrashNet only at 128x128 (arena over 128 KB)",
+                     dict(_TRASHNET_ONLY, input_size=128)),
 }
-DEFAULT_POINTS = ("frozen-96", "finetune-96-bnfrozen", "finetune-96")
+# Real-world points: `True` for drinking_waste means the bench's --drinking-waste folder.
+_SOURCES = {"drinking_waste": True, "composite": 0.0}
+_COMPOSITE = {"drinking_waste": True}
+POINTS.update({
+    "sources": ("TrashNet plus the drinking-waste training photos (share 0.25)", _SOURCES),
+    "composite": ("the default recipe: plus TrashNet items on other backgrounds half of "
+                  "the time", _COMPOSITE),
+    "composite-freeze4": ("composite, blocks 1-4 kept at ImageNet weights",
+                          dict(_COMPOSITE, freeze_blocks=4)),
+    "composite-interp": ("composite, weights halfway between head-only and fine-tuned",
+                         dict(_COMPOSITE, interpolate=0.5)),
+    "composite-strong": ("composite 0.8 and stronger bin-like augmentation",
+                         dict(_SOURCES, composite=0.8, augment=0.8)),
+    "composite-only": ("composites but no drinking-waste training photos: the drinking-"
+                       "waste set is then wholly unseen", {}),
+    "composite-only-strong": ("composite-strong without the drinking-waste training photos",
+                              {"composite": 0.8, "augment": 0.8}),
+})
+DEFAULT_POINTS = ("finetune-96", "sources", "composite")
 
 COLUMNS = ("point", "int8_accuracy", "float_accuracy", "int8_minus_float_points", "recall",
            "flatbuffer_bytes", "arena_bytes", "macs", "latency_ms_esp_nn",
            "latency_ms_reference", "train_seconds")
 
 
-def point_options(name, points=None):
-    """TrainOptions for a named point."""
+def point_options(name, points=None, drinking_dir=None, overrides=None):
+    """TrainOptions for a named point (`overrides`: fields set for every point, e.g.
+    fewer epochs for a quick comparison)."""
     from host_tools.train import TrainOptions
 
     points = POINTS if points is None else points
     if name not in points:
         raise SmartbinError("unknown bench point %r (choose from %s)"
                             % (name, ", ".join(points)))
-    return dataclasses.replace(TrainOptions(), **points[name][1])
+    fields = dict(points[name][1], **(overrides or {}))
+    if fields.get("drinking_waste") is True:
+        if drinking_dir is None:
+            raise SmartbinError("point %s needs the drinking-waste photos (--drinking-waste "
+                                "DIR, or `make data`)" % name)
+        fields["drinking_waste"] = str(drinking_dir)
+    return dataclasses.replace(TrainOptions(), **fields)
 
 
-def measure_point(name, options, data_dir, manifest, point_dir, progress=None):
+def measure_point(name, options, data_dir, manifest, point_dir, progress=None,
+                  yardstick=None):
     """Train, export and score one point; return its row (a dict with every column)."""
     from host_tools import evaluate, export, train
 
@@ -83,58 +122,149 @@ def measure_point(name, options, data_dir, manifest, point_dir, progress=None):
         "options": dataclasses.asdict(options),
     }
     row["meets_targets"] = {key: row[key] <= limit for key, limit in TARGETS.items()}
+    if yardstick is not None:
+        row.update(score_out_of_domain(point_dir / "model", yardstick, progress,
+                                       point_dir / "train"))
     return row
 
 
-def run_bench(data_dir, out_dir, point_names=None, points=None, progress=None):
-    """Measure the named points (default DEFAULT_POINTS) on the fixed split of `data_dir`;
-    write `out_dir/bench.json` after each point; return the bench dict."""
+def score_out_of_domain(model_dir, yardstick, progress=None, train_dir=None):
+    """{"ood": per-set figures, "ood_score": their mean top-1, "few_shot": curve or None}
+    of an int8 model folder; the few-shot curve needs the Keras model (`train_dir`)."""
+    from host_tools import ood
+
+    scored = ood.score_int8(model_dir, yardstick["sets"], progress)
+    figures = {"ood": scored, "ood_score": ood.ood_score(scored), "few_shot": None}
+    chamber = yardstick["sets"].get("chamber")
+    if train_dir is not None and chamber and (Path(train_dir) / "model.keras").is_file():
+        pixels, labels = yardstick["train_arrays"](Path(train_dir))
+        figures["few_shot"] = ood.few_shot_curve(train_dir, pixels, labels, chamber,
+                                                 yardstick["labels"])
+    return figures
+
+
+def build_yardstick(out_dir, data_dir, manifest, drinking_dir=None, ood_dirs=(),
+                    cache_dir=None, progress=None):
+    """The out-of-domain sets (written under out_dir/ood) and a cached loader of the
+    TrashNet training photos at a model's input size (for the few-shot curve)."""
+    from host_tools import ood, train
+
+    sets = ood.build_yardstick(Path(out_dir) / "ood", data_dir, manifest, drinking_dir,
+                               ood_dirs, manifest.get("seed", 1234), cache_dir, progress)
+    decoded = {}
+
+    def train_arrays(train_dir):
+        spec = json.loads((train_dir / train.CONFIG_FILE).read_text())["input"]
+        key = json.dumps(spec, sort_keys=True)
+        if key not in decoded:
+            decoded[key] = train.load_split_arrays(data_dir, manifest, "train", spec, progress)
+        return decoded[key]
+
+    return {"sets": sets, "labels": manifest["labels"], "train_arrays": train_arrays,
+            "counts": {name: len(files) for name, files in sets.items()}}
+
+
+def score_model_row(model_dir, data_dir, manifest, yardstick, progress=None):
+    """The row of an existing model folder: TrashNet test (int8) and out-of-domain."""
+    from host_tools import evaluate
+
+    metrics = evaluate.evaluate_model(model_dir, data_dir, manifest, "test", progress=progress)
+    row = {"point": str(model_dir), "int8_accuracy": metrics["accuracy"],
+           "recall": {label: metrics["per_class"][label]["recall"]
+                      for label in metrics["labels"]},
+           "test_images": metrics["images"]}
+    for key in ("flatbuffer_bytes", "arena_bytes", "macs"):
+        row[key] = metrics.get(key)
+    row.update(score_out_of_domain(model_dir, yardstick, progress))
+    return row
+
+
+def run_bench(data_dir, out_dir, point_names=None, points=None, progress=None,
+              drinking_dir=None, ood_dirs=(), overrides=None, models=(), cache_dir=None):
+    """Measure the named points (default DEFAULT_POINTS) on the fixed split of `data_dir`
+    and the out-of-domain yardstick; or, with `models`, score those model folders only.
+    Writes `out_dir/bench.json` after each point; returns the bench dict."""
     from host_tools.data import split as splits
 
     points = POINTS if points is None else points
-    names = list(point_names or (DEFAULT_POINTS if points is POINTS else points))
-    for name in names:
-        point_options(name, points)  # unknown names fail before any training
+    names = [] if models else list(point_names or (DEFAULT_POINTS if points is POINTS
+                                                    else points))
+    for name in names:  # unknown names and missing data fail before any training
+        point_options(name, points, drinking_dir, overrides)
     if len(set(names)) != len(names):
         raise SmartbinError("a bench point is named twice")
     out_dir = Path(out_dir)
     manifest = splits.make_split(data_dir)
     splits.save_split(manifest, out_dir / SPLIT_FILE)
-    bench = {"schema": 1, "data": str(data_dir), "split": str(out_dir / SPLIT_FILE),
+    yardstick = build_yardstick(out_dir, data_dir, manifest, drinking_dir, ood_dirs,
+                                cache_dir or out_dir / "cache", progress)
+    bench = {"schema": 2, "data": str(data_dir), "split": str(out_dir / SPLIT_FILE),
              "labels": manifest["labels"], "test_images": len(manifest["subsets"]["test"]),
+             "ood_sets": yardstick["counts"], "overrides": overrides or {},
              "latency_anchor": {"model": latency.ANCHOR, "macs": latency.ANCHOR_MACS,
                                 "ms": latency.ANCHOR_MS,
                                 "cycles_per_mac": {k: round(latency.cycles_per_mac(k), 2)
                                                    for k in latency.ANCHOR_MS}},
              "targets": TARGETS, "columns": list(COLUMNS), "rows": [], "complete": False}
     started = time.monotonic()
-    for index, name in enumerate(names):
+    jobs = [(str(model), None) for model in models] + [(name, name) for name in names]
+    for index, (name, point) in enumerate(jobs):
         if progress:
-            progress("point %s (%d/%d)" % (name, index + 1, len(names)), 0, 1)
-        row = measure_point(name, point_options(name, points), data_dir, manifest,
-                            out_dir / name, progress)
-        row["description"] = points[name][0]
+            progress("point %s (%d/%d)" % (name, index + 1, len(jobs)), 0, 1)
+        if point is None:
+            row = score_model_row(Path(name), data_dir, manifest, yardstick, progress)
+            row["description"] = "existing model folder"
+        else:
+            row = measure_point(name, point_options(name, points, drinking_dir, overrides),
+                                data_dir, manifest, out_dir / name, progress, yardstick)
+            row["description"] = points[name][0]
         bench["rows"].append(row)
         bench["seconds"] = round(time.monotonic() - started, 1)
-        bench["complete"] = index + 1 == len(names)
+        bench["complete"] = index + 1 == len(jobs)
         atomic.write_text(out_dir / BENCH_FILE, json.dumps(bench, indent=2) + "\n")
     return bench
 
 
+def _cell(value, pattern="{:,}"):
+    return "-" if value is None else pattern.format(value)
+
+
 def format_table(bench):
-    """The bench as one Markdown table (the same figures as bench.json)."""
+    """The bench as Markdown tables (the same figures as bench.json): cost and TrashNet
+    accuracy, then the out-of-domain yardstick."""
     labels = bench["labels"]
     head = (["point", "int8 %", "float %", "int8-float"] + ["recall %s" % l for l in labels]
             + ["flatbuffer B", "arena B", "MACs", "ms ESP-NN", "ms ref", "train s"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in bench["rows"]:
+        float_accuracy = row.get("float_accuracy")
         cells = ([row["point"], "%.1f" % (100 * row["int8_accuracy"]),
-                  "%.1f" % (100 * row["float_accuracy"]),
-                  "%+.1f" % row["int8_minus_float_points"]]
+                  _cell(float_accuracy and 100 * float_accuracy, "{:.1f}"),
+                  _cell(row.get("int8_minus_float_points"), "{:+.1f}")]
                  + ["%.2f" % row["recall"][label] for label in labels]
-                 + ["{:,}".format(row["flatbuffer_bytes"]), "{:,}".format(row["arena_bytes"]),
-                    "{:,}".format(row["macs"]), "%.0f" % row["latency_ms_esp_nn"],
-                    "%.0f" % row["latency_ms_reference"], "%.0f" % row["train_seconds"]])
+                 + [_cell(row.get("flatbuffer_bytes")), _cell(row.get("arena_bytes")),
+                    _cell(row.get("macs")), _cell(row.get("latency_ms_esp_nn"), "{:.0f}"),
+                    _cell(row.get("latency_ms_reference"), "{:.0f}"),
+                    _cell(row.get("train_seconds"), "{:.0f}")])
+        lines.append("| " + " | ".join(cells) + " |")
+    sets = list(bench.get("ood_sets") or {})
+    if not sets:
+        return "\n".join(lines)
+    head = (["point", "OOD score %"]
+            + ["%s top-1 / macro recall / worst" % name for name in sets]
+            + ["few-shot N=%s" % n for n in ("0", "10", "30")])
+    lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in bench["rows"]:
+        ood = row.get("ood") or {}
+        cells = [row["point"], _cell(row.get("ood_score") and 100 * row["ood_score"],
+                                     "{:.1f}")]
+        for name in sets:
+            figures = ood.get(name)
+            cells.append("%.1f / %.1f / %s %.2f" % (
+                100 * figures["accuracy"], 100 * figures["macro_recall"],
+                figures["worst_class"], figures["worst_recall"]) if figures else "-")
+        curve = (row.get("few_shot") or {}).get("accuracy", {})
+        cells += [_cell(curve.get(n) and 100 * curve[n], "{:.1f}") for n in ("0", "10", "30")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -149,6 +279,22 @@ def configure(parser):
     parser.add_argument("--points", default=None,
                         help="comma-separated points (default %s; all: %s)"
                              % (",".join(DEFAULT_POINTS), ",".join(POINTS)))
+    parser.add_argument("--drinking-waste", metavar="DIR", default=None,
+                        help="drinking-waste folder (default %s when it exists): held-out "
+                             "photos for the yardstick, training photos for points that "
+                             "use them" % DEFAULT_DRINKING)
+    parser.add_argument("--ood", metavar="DIR", action="append", default=[],
+                        help="another out-of-domain set (class folders); repeatable")
+    parser.add_argument("--models", default=None,
+                        help="comma-separated model folders to score (no training)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="fine-tuning epochs for every point (a quicker comparison)")
+    parser.add_argument("--head-epochs", type=int, default=None,
+                        help="head epochs for every point")
+    parser.add_argument("--weights", default=None,
+                        help="MobileNetV1 ImageNet weights .h5 for every point")
+    parser.add_argument("--cache", default=None,
+                        help="folder for item cut-outs (default OUT/cache)")
     parser.add_argument("--json", action="store_true", help="print bench.json instead")
 
 
@@ -161,15 +307,33 @@ def run(args):
     names = [n.strip() for n in args.points.split(",") if n.strip()] if args.points else None
     if args.points is not None and not names:
         raise SmartbinError("--points names no point")
+    drinking_dir = Path(args.drinking_waste) if args.drinking_waste else Path(DEFAULT_DRINKING)
+    if not drinking_dir.is_dir():
+        if args.drinking_waste:
+            raise SmartbinError("no drinking-waste folder at %s" % drinking_dir)
+        drinking_dir = None
+    models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else []
+    for model in models:
+        if not (Path(model) / "model.json").is_file():
+            raise SmartbinError("%s is not a model folder (no model.json)" % model)
+    overrides = {key: value for key, value in (("finetune_epochs", args.epochs),
+                                               ("head_epochs", args.head_epochs),
+                                               ("weights", args.weights))
+                 if value is not None}
     bars = ProgressBars()
     try:
-        bench = run_bench(data_dir, args.out, names, progress=bars)
+        bench = run_bench(data_dir, args.out, names, progress=bars, drinking_dir=drinking_dir,
+                          ood_dirs=args.ood, overrides=overrides, models=models,
+                          cache_dir=args.cache)
     finally:
         bars.close()
     if args.json:
         print(json.dumps(bench, indent=2))
     else:
         print(format_table(bench))
-        print("(test split: %d photos; latency scaled from %s; written to %s)"
-              % (bench["test_images"], latency.ANCHOR, Path(args.out) / BENCH_FILE))
+        print("(test split: %d photos; out-of-domain sets: %s; latency scaled from %s; "
+              "written to %s)"
+              % (bench["test_images"], ", ".join("%s %d" % item for item in
+                                                 bench["ood_sets"].items()) or "none",
+                 latency.ANCHOR, Path(args.out) / BENCH_FILE))
     return 0

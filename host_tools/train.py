@@ -1,10 +1,12 @@
 """`smartbin train`: fit the classifier on the training split by transfer learning.
 
-Recipe (defaults): ImageNet MobileNetV1 alpha 0.25 at 96x96 RGB; first train only the new
-head on frozen features (computed once), then fine-tune the whole network at a low learning rate with the
-batch-norm statistics frozen. Photos are decoded once into a uint8 array at the input size
-(the same resize the bin's contract prescribes), augmented on the fly, class-weighted
-(TrashNet has few "trash" photos) and early-stopped on the validation split.
+Recipe (defaults): ImageNet MobileNetV1 alpha 0.25 at 96x96 RGB, cut after block 12;
+first train only the new head on frozen features (computed once), then fine-tune the
+whole network (batch norm trained, then re-estimated on clean photos). Photos are decoded
+once into a uint8 array at the input size (the same resize the bin's contract
+prescribes); each epoch half of the TrashNet photos are shown as their item on another
+background (`host_tools.composite`), other sources join with their share of the loss
+(`host_tools.sources`), and the batch is augmented on the fly and class-balanced.
 
 Writes to the output folder (atomically): ``model.keras``, ``history.json`` (loss and
 accuracy per epoch, train and val) and ``train_config.json`` (the options, labels and
@@ -49,13 +51,23 @@ class TrainOptions:
     blocks: MobileNetV1 depthwise-separable blocks kept (13 = all; 12 fits 380 ms).
     recalibrate_batchnorm: after training, re-estimate batch-norm statistics on clean
     training photos (training leaves statistics of augmented ones).
+
+    Sources (`host_tools.sources`): drinking_waste = a drinking-waste folder whose training
+    photos (`ood.split_drinking_waste`) join with `drinking_share` of the loss; composite =
+    chance that a TrashNet photo is shown, in an epoch, as its item on another background
+    (one of `composite_variants` made once, seeded); backgrounds = a folder of extra
+    backgrounds for them (e.g. the bin's empty-chamber frames); mine = a user's folder of
+    class folders with `mine_share` of the loss; cache_dir keeps item cut-outs between runs.
+    Robust fine-tuning: freeze_blocks = MobileNetV1 blocks (from the input) kept at their
+    ImageNet weights while fine-tuning; interpolate = final weights are
+    head-only + interpolate x (fine-tuned - head-only) (1 = fine-tuned, 0 = head only).
     """
     backbone: str = "mobilenet_v1"
     alpha: float = 0.25
     input_size: int = 96
     colour: str = "RGB"
     head_epochs: int = 30
-    finetune_epochs: int = 30
+    finetune_epochs: int = 18
     head_learning_rate: float = 1e-3
     finetune_learning_rate: float = 1e-3
     lr_schedule: str = "cosine"
@@ -72,6 +84,16 @@ class TrainOptions:
     seed: int = 1234
     weights: str = None
     weights_url: str = None
+    drinking_waste: str = None
+    drinking_share: float = 0.25
+    composite: float = 0.5
+    composite_variants: int = 2
+    backgrounds: str = None
+    mine: str = None
+    mine_share: float = 0.5
+    cache_dir: str = None
+    freeze_blocks: int = 0
+    interpolate: float = 1.0
 
     def check(self):
         """Raise SmartbinError on a value training cannot use."""
@@ -97,6 +119,19 @@ class TrainOptions:
             raise SmartbinError("augment style must be bin or keras")
         if not 1 <= self.blocks <= backbones.MOBILENET_V1_BLOCKS:
             raise SmartbinError("blocks must be between 1 and %d" % backbones.MOBILENET_V1_BLOCKS)
+        if not 0 <= self.composite <= 1:
+            raise SmartbinError("composite chance must be between 0 and 1")
+        if self.composite > 0 and self.composite_variants < 1:
+            raise SmartbinError("composite variants must be at least 1")
+        if self.backgrounds and not self.composite:
+            raise SmartbinError("backgrounds are used by composites: set --composite above 0")
+        for name in ("drinking_share", "mine_share"):
+            if getattr(self, name) < 0:
+                raise SmartbinError("%s must be at least 0" % name.replace("_", " "))
+        if not 0 <= self.freeze_blocks < max(self.blocks, 1):
+            raise SmartbinError("freeze blocks must be between 0 and blocks - 1")
+        if not 0 <= self.interpolate <= 1:
+            raise SmartbinError("interpolate must be between 0 and 1")
         if self.backbone == "mobilenet_v1":
             backbones.weights_file_name(self.alpha)
 
@@ -167,24 +202,45 @@ def _augmenter(keras, strength, seed, style="keras"):
     ], name="augment")
 
 
-def _datasets(tf, keras, train, val, options, num_classes):
-    augment = _augmenter(keras, options.augment, options.seed, options.augment_style)
+def _datasets(tf, keras, train_sources, val, options, num_classes):
+    """(training dataset of (pixels, one-hot, weight) batches, steps per epoch, val set).
 
-    def prepare(images, labels):
+    Each epoch's photos come from `sources.epoch_arrays` (one composite variant or the
+    original per photo, seeded by epoch), shuffled, then augmented in the graph."""
+    from host_tools import sources as sourcing
+
+    augment = _augmenter(keras, options.augment, options.seed, options.augment_style)
+    total = sum(len(source.labels) for source in train_sources)
+    steps = -(-total // options.batch_size)
+    size, channels = val[0].shape[1], val[0].shape[3]
+
+    def batches():
+        epoch = 0
+        while True:
+            pixels, labels, weights = sourcing.epoch_arrays(train_sources, num_classes, epoch,
+                                                            options.seed,
+                                                            options.class_weights)
+            order = np.random.default_rng([options.seed, epoch, 1]).permutation(len(labels))
+            for start in range(0, len(order), options.batch_size):
+                chosen = order[start:start + options.batch_size]
+                yield pixels[chosen], labels[chosen], weights[chosen]
+            epoch += 1
+
+    def prepare(images, labels, weights):
         images = tf.cast(images, tf.float32)
         if augment is not None:
             images = tf.clip_by_value(augment(images, training=True), 0.0, 255.0)
-        return images, tf.one_hot(labels, num_classes)
+        return images, tf.one_hot(labels, num_classes), weights
 
-    train_ds = (tf.data.Dataset.from_tensor_slices(train)
-                .shuffle(len(train[0]), seed=options.seed, reshuffle_each_iteration=True)
-                .batch(options.batch_size)
-                .map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
-                .prefetch(tf.data.AUTOTUNE))
+    train_ds = (tf.data.Dataset.from_generator(batches, output_signature=(
+        tf.TensorSpec([None, size, size, channels], tf.uint8),
+        tf.TensorSpec([None], tf.int64), tf.TensorSpec([None], tf.float32)))
+        .map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE))
     val_ds = (tf.data.Dataset.from_tensor_slices(
         (val[0].astype(np.float32), np.eye(num_classes, dtype=np.float32)[val[1]]))
         .batch(options.batch_size))
-    return train_ds, val_ds
+    return train_ds, steps, val_ds
 
 
 def balanced_class_weights(label_indices, num_classes):
@@ -207,11 +263,11 @@ def _epoch_callback(keras, progress, phase, total):
                                           on_epoch_end=on_epoch_end)
 
 
-def _fit(keras, model, train_ds, val_ds, epochs, learning_rate, options, class_weight,
-         progress, phase):
+def _fit(keras, model, train_ds, val_ds, epochs, learning_rate, options, progress, phase,
+         steps_per_epoch=None):
     if options.lr_schedule == "cosine":
         # Large steps early, small ones late: the last epochs settle instead of jitter.
-        steps = max(1, epochs * int(train_ds.cardinality()))
+        steps = max(1, epochs * int(steps_per_epoch or train_ds.cardinality()))
         learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, steps,
                                                                alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
@@ -222,13 +278,13 @@ def _fit(keras, model, train_ds, val_ds, epochs, learning_rate, options, class_w
                                          patience=options.patience,
                                          restore_best_weights=True)
     fitted = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0,
-                       class_weight=class_weight,
+                       steps_per_epoch=steps_per_epoch,
                        callbacks=([stop] if options.patience > 0 else [])
                        + [_epoch_callback(keras, progress, phase, epochs)])
     return {key: [float(v) for v in values] for key, values in fitted.history.items()}
 
 
-def _fit_head_on_features(tf, keras, model, train, val, options, class_weight, progress):
+def _fit_head_on_features(tf, keras, model, train, val, options, progress):
     """Train only the new head, on backbone features computed once (no augmentation).
 
     Seconds instead of minutes for the same warm start: the frozen backbone would compute
@@ -249,20 +305,30 @@ def _fit_head_on_features(tf, keras, model, train, val, options, class_weight, p
     head = keras.Model(inputs, outputs)
     head.layers[-1].set_weights(model.get_layer("scores").get_weights())
     one_hot = np.eye(num_classes, dtype=np.float32)
-    train_ds = (tf.data.Dataset.from_tensor_slices((train_features, one_hot[train[1]]))
+    train_ds = (tf.data.Dataset.from_tensor_slices((train_features, one_hot[train[1]],
+                                                    train[2]))
                 .shuffle(len(train_features), seed=options.seed).batch(options.batch_size))
     val_ds = tf.data.Dataset.from_tensor_slices(
         (val_features, one_hot[val[1]])).batch(options.batch_size)
     fitted = _fit(keras, head, train_ds, val_ds, options.head_epochs,
-                  options.head_learning_rate, options, class_weight, progress, "head")
+                  options.head_learning_rate, options, progress, "head")
     model.get_layer("scores").set_weights(head.layers[-1].get_weights())
     return fitted
 
 
-def _set_backbone_trainable(model, trainable, freeze_batchnorm):
+def _set_backbone_trainable(model, trainable, freeze_batchnorm, freeze_blocks=0):
     keras = backbones.tensorflow().keras
     backbone = model.get_layer("backbone")
     backbone.trainable = trainable
+    if trainable and freeze_blocks:
+        # The first blocks see edges and colours, which transfer; keeping them fixed
+        # leaves less to overfit to TrashNet's board.
+        frozen = ("conv1",) + tuple("conv_%s_%d" % (kind, block) for block in
+                                    range(1, freeze_blocks + 1) for kind in ("dw", "pw"))
+        for layer in backbone.layers:
+            if layer.name == "conv1" or layer.name.startswith(tuple(f + "_" for f in frozen)) \
+                    or layer.name in frozen:
+                layer.trainable = False
     if trainable and freeze_batchnorm:
         # A frozen batch-norm layer also runs in inference mode in Keras 3: the ImageNet
         # statistics stay, which keeps the activation ranges int8 quantisation calibrates on.
@@ -297,8 +363,8 @@ def recalibrate_batchnorm(model, pixels, batch_size=128):
     return len(layers)
 
 
-def _run_phases(tf, keras, model, train_arrays, val_arrays, train_ds, val_ds, options,
-                class_weight, progress):
+def _run_phases(tf, keras, model, train_arrays, val_arrays, train_ds, steps, val_ds, options,
+                progress):
     """Head then fine-tuning (or one phase for the scratch CNN); return the merged history."""
     history = {"phase": []}
 
@@ -309,19 +375,58 @@ def _run_phases(tf, keras, model, train_arrays, val_arrays, train_ds, val_ds, op
 
     if options.backbone == "scratch":
         record("train", _fit(keras, model, train_ds, val_ds, options.finetune_epochs,
-                             options.head_learning_rate, options, class_weight, progress,
-                             "train"))
+                             options.head_learning_rate, options, progress, "train", steps))
     else:
         if options.head_epochs:
             _set_backbone_trainable(model, False, options.freeze_batchnorm)
             record("head", _fit_head_on_features(tf, keras, model, train_arrays, val_arrays,
-                                                 options, class_weight, progress))
+                                                 options, progress))
+        head_only = [np.array(w) for w in model.get_weights()]
         if options.finetune_epochs:
-            _set_backbone_trainable(model, True, options.freeze_batchnorm)
+            _set_backbone_trainable(model, True, options.freeze_batchnorm, options.freeze_blocks)
             record("finetune", _fit(keras, model, train_ds, val_ds, options.finetune_epochs,
-                                    options.finetune_learning_rate, options, class_weight,
-                                    progress, "finetune"))
+                                    options.finetune_learning_rate, options, progress,
+                                    "finetune", steps))
+            if options.interpolate < 1:
+                # Weight-space ensemble of the head-only and the fine-tuned network: keeps
+                # more of ImageNet's features, which generalise beyond the training photos.
+                model.set_weights([start + options.interpolate * (np.array(end) - start)
+                                   for start, end in zip(head_only, model.get_weights())])
     return history
+
+
+def training_sources(data_dir, manifest, labels, spec, options, progress=None):
+    """The `host_tools.sources.Source` list the options ask for (TrashNet's train split
+    first, with its composite variants)."""
+    from host_tools import backgrounds, ood, sources
+
+    pixels, label_indices = load_split_arrays(data_dir, manifest, "train", spec, progress)
+    trashnet = sources.Source("trashnet", pixels, label_indices, 1.0)
+    found = [trashnet]
+    drinking_train = []
+    if options.drinking_waste:
+        crops = backgrounds.read_crops_csv(options.drinking_waste)
+        drinking_train, _ = ood.split_drinking_waste(crops, seed=manifest.get("seed", 1234))
+        if options.drinking_share > 0:
+            found.append(sources.drinking_waste_source(options.drinking_waste, drinking_train,
+                                                       labels, spec, options.drinking_share,
+                                                       progress))
+    if options.composite > 0:
+        from host_tools.data import split as splits
+
+        files = splits.split_files(manifest, data_dir, "train")
+        cutouts = sources.cached_cut_outs([path for path, _ in files], options.cache_dir,
+                                          progress)
+        pool = sources.training_backgrounds(spec["width"], options.seed,
+                                            options.drinking_waste, drinking_train,
+                                            options.backgrounds)
+        trashnet.variants = sources.composite_variants(
+            cutouts, pixels, pool, spec["width"], options.composite_variants, options.seed)
+        trashnet.variant_chance = options.composite
+    if options.mine:
+        found.append(sources.folder_source("mine", options.mine, labels, spec,
+                                           options.mine_share, progress))
+    return found
 
 
 def train(data_dir, split_manifest, out_dir, options=None, progress=None):
@@ -341,7 +446,7 @@ def train(data_dir, split_manifest, out_dir, options=None, progress=None):
     labels = list(manifest["labels"])
     spec = input_spec(options)
     weights_path = initial_weights(options, progress)
-    train_arrays = load_split_arrays(data_dir, manifest, "train", spec, progress)
+    train_sources = training_sources(data_dir, manifest, labels, spec, options, progress)
     val_arrays = load_split_arrays(data_dir, manifest, "val", spec, progress)
 
     tf = backbones.tensorflow()
@@ -351,13 +456,17 @@ def train(data_dir, split_manifest, out_dir, options=None, progress=None):
     model = backbones.build_classifier(options.backbone, options.input_size, options.colour,
                                        len(labels), options.alpha, weights_path,
                                        options.dropout, options.blocks)
-    class_weight = balanced_class_weights(train_arrays[1], len(labels)) \
-        if options.class_weights else None
+    # The head and the batch-norm re-estimation see one clean draw of every source.
+    from host_tools import sources as sourcing
+
+    train_arrays = sourcing.epoch_arrays(train_sources, len(labels), 0, options.seed,
+                                         options.class_weights)
 
     with backbones.quiet_keras():
-        train_ds, val_ds = _datasets(tf, keras, train_arrays, val_arrays, options, len(labels))
-        history = _run_phases(tf, keras, model, train_arrays, val_arrays, train_ds, val_ds,
-                              options, class_weight, progress)
+        train_ds, steps, val_ds = _datasets(tf, keras, train_sources, val_arrays, options,
+                                            len(labels))
+        history = _run_phases(tf, keras, model, train_arrays, val_arrays, train_ds, steps,
+                              val_ds, options, progress)
         if options.recalibrate_batchnorm:
             recalibrate_batchnorm(model, train_arrays[0])
         if not model.compiled:  # head-only training fits a separate head model
@@ -370,6 +479,10 @@ def train(data_dir, split_manifest, out_dir, options=None, progress=None):
         "weights_sha256": file_sha256(weights_path) if weights_path else None,
         "data_dir": str(data_dir), "split_seed": manifest.get("seed"),
         "counts": {"train": int(len(train_arrays[1])), "val": int(len(val_arrays[1]))},
+        "sources": {source.name: {"photos": int(len(source.labels)), "share": source.share,
+                                  "composite_chance": source.variant_chance
+                                  if source.variants is not None else 0.0}
+                    for source in train_sources},
         "val_accuracy": float(val_accuracy), "val_loss": float(val_loss),
         "epochs": len(history["phase"]), "train_seconds": round(seconds, 1),
     }
@@ -448,6 +561,31 @@ def configure(parser):
     parser.add_argument("--no-recalibrate-batchnorm", action="store_true",
                         help="keep the batch-norm statistics of the augmented photos")
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    sources = parser.add_argument_group("training sources")
+    sources.add_argument("--drinking-waste", metavar="DIR", default=None,
+                         help="drinking-waste folder: its training photos join the data")
+    sources.add_argument("--drinking-share", type=float, default=defaults.drinking_share,
+                         help="their share of the loss (default %(default)s; TrashNet is 1)")
+    sources.add_argument("--composite", type=float, default=defaults.composite,
+                         help="chance a TrashNet photo is shown on another background "
+                              "(default %(default)s)")
+    sources.add_argument("--composite-variants", type=int,
+                         default=defaults.composite_variants,
+                         help="backgrounds made per TrashNet photo (default %(default)s)")
+    sources.add_argument("--backgrounds", metavar="DIR", default=None,
+                         help="extra backgrounds for composites, e.g. empty-bin frames")
+    sources.add_argument("--mine", metavar="DIR", default=None,
+                         help="your own photos (class folders), e.g. from `smartbin capture`")
+    sources.add_argument("--mine-share", type=float, default=defaults.mine_share,
+                         help="their share of the loss (default %(default)s; TrashNet is 1)")
+    sources.add_argument("--cache", dest="cache_dir", metavar="DIR", default=None,
+                         help="keep item cut-outs here between runs (e.g. build/cache)")
+    robust = parser.add_argument_group("robust fine-tuning")
+    robust.add_argument("--freeze-blocks", type=int, default=defaults.freeze_blocks,
+                        help="MobileNetV1 blocks kept at ImageNet weights (default %(default)s)")
+    robust.add_argument("--interpolate", type=float, default=defaults.interpolate,
+                        help="1 = fine-tuned weights, 0 = head only, between = the mix "
+                             "(default %(default)s)")
 
 
 def options_from_args(args):
@@ -463,6 +601,11 @@ def options_from_args(args):
         augment_style=args.augment_style, blocks=args.blocks,
         recalibrate_batchnorm=not args.no_recalibrate_batchnorm,
         patience=args.patience, seed=args.seed,
+        drinking_waste=args.drinking_waste, drinking_share=args.drinking_share,
+        composite=args.composite, composite_variants=args.composite_variants,
+        backgrounds=args.backgrounds, mine=args.mine, mine_share=args.mine_share,
+        cache_dir=args.cache_dir, freeze_blocks=args.freeze_blocks,
+        interpolate=args.interpolate,
         weights=args.weights, weights_url=args.weights_url)
 
 

@@ -22,6 +22,20 @@ def configure(parser):
     trashnet.add_argument("--sha256", help="expected sha256 of the zip")
     trashnet.add_argument("--json", action="store_true", help="print the result as JSON")
 
+    drinking = actions.add_parser(
+        "drinking-waste",
+        help="make the drinking-waste crops (cans, PET bottles) from their source photos, or "
+             "import a local copy")
+    drinking.add_argument("--dest", default="data/drinking_waste",
+                          help="folder to create (default: %(default)s)")
+    drinking.add_argument("--from", dest="source", metavar="LOCAL_DIR",
+                          help="import this local folder of the crops instead of making them")
+    drinking.add_argument("--archive", metavar="ZIP_OR_URL",
+                          help="take the source photos from this copy of the source "
+                               "repository (its archive zip, a URL of it, or a folder) "
+                               "instead of downloading them one by one")
+    drinking.add_argument("--json", action="store_true", help="print the result as JSON")
+
     urls = actions.add_parser(
         "urls", help="download photos listed in urls.txt files into class folders")
     urls.add_argument("source", metavar="SRC",
@@ -130,6 +144,47 @@ def _run_trashnet(args):
     return 0
 
 
+def _run_drinking_waste(args):
+    from host_tools.data import drinking_waste
+
+    labels = {"download": ("downloading photos", "B"), "archive": ("downloading archive", "B"),
+              "unpack": ("searching archive", "file"), "crop": ("cropping", "photo"),
+              "import": ("importing", "file")}
+    bars = {}
+
+    def progress(stage, done, total):
+        if stage not in bars:
+            for bar in bars.values():
+                bar.close()
+            bars[stage] = _Bar(*labels[stage])
+        bars[stage](done, total)
+
+    try:
+        summary = drinking_waste.get_drinking_waste(args.dest, source=args.source,
+                                                    archive=args.archive, progress=progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    total = sum(summary["counts"].values())
+    if args.json:
+        _print_json(summary)
+    elif summary["action"] == "already complete":
+        print("%s already holds the complete drinking-waste set (%d crops); nothing to do"
+              % (args.dest, total))
+    else:
+        counts = ", ".join("%s %d" % item for item in sorted(summary["counts"].items()))
+        if summary["action"] == "imported":
+            how = "all checked byte for byte against published sha256 values"
+        else:
+            how = ("cut from %d source photos checked by sha256; %d crops equal the published "
+                   "ones byte for byte, %d by thumbnail (another Pillow/libjpeg)"
+                   % (summary["originals_checked"], summary["exact_crops"],
+                      summary["similar_crops"]))
+        print("%s drinking-waste crops into %s: %d (%s); %s; item boxes in %s/boxes.csv"
+              % (summary["action"], args.dest, total, counts, how, args.dest))
+    return 0
+
+
 def _run_urls(args):
     from host_tools.data import urls
 
@@ -234,6 +289,7 @@ def _run_stats(args):
 
 _ACTIONS = {
     "trashnet": _run_trashnet,
+    "drinking-waste": _run_drinking_waste,
     "urls": _run_urls,
     "check": _run_check,
     "split": _run_split,

@@ -49,7 +49,8 @@ def tiny_options(**overrides):
     from host_tools.train import TrainOptions
 
     values = dict(backbone="scratch", input_size=32, colour="RGB", finetune_epochs=14,
-                  head_learning_rate=5e-3, batch_size=8, augment=0.3, patience=14, seed=7)
+                  head_learning_rate=5e-3, batch_size=8, augment=0.3, patience=14, seed=7,
+                  composite=0.0)
     values.update(overrides)
     return TrainOptions(**values)
 
@@ -77,3 +78,39 @@ def pipeline(tmp_path_factory):
     if "pipeline" not in _built:
         _built["pipeline"] = build_pipeline(tmp_path_factory.mktemp("pipeline"))
     return _built["pipeline"]
+
+
+def board_photo(label, seed, size=(64, 48)):
+    """One shape on an off-white board lit unevenly (as TrashNet's posterboard is)."""
+    rng = np.random.default_rng(seed)
+    ys, xs = np.mgrid[:size[1], :size[0]]
+    light = 235 - 25 * xs / size[0] - 10 * ys / size[1]
+    board = np.stack([light, light - 3, light - 8], 2) + rng.normal(0, 1.5, (size[1], size[0], 3))
+    image = Image.fromarray(np.clip(board, 0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    radius = int(rng.integers(8, 12))
+    cx = int(rng.integers(radius + 6, size[0] - radius - 6))
+    cy = int(rng.integers(radius + 6, size[1] - radius - 6))
+    colour = tuple(int(c) for c in np.clip(np.array(_COLOURS[label]) + rng.integers(-25, 26, 3),
+                                           0, 255))
+    box = (cx - radius, cy - radius, cx + radius, cy + radius)
+    if label == "disc":
+        draw.ellipse(box, fill=colour)
+    elif label == "square":
+        draw.rectangle(box, fill=colour)
+    else:
+        draw.polygon([(cx, cy - radius), (cx - radius, cy + radius), (cx + radius, cy + radius)],
+                     fill=colour)
+    return image
+
+
+def make_board_dataset(root, per_class=PHOTOS_PER_CLASS, start_seed=0, labels=LABELS):
+    """root/<label>/<label>N.jpg: shapes on a board, so items can be cut out."""
+    seed = start_seed
+    for label in labels:
+        folder = root / label
+        folder.mkdir(parents=True, exist_ok=True)
+        for n in range(per_class):
+            board_photo(label, seed).save(folder / ("%s%d.jpg" % (label, n)), quality=95)
+            seed += 1
+    return root

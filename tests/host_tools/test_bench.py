@@ -7,7 +7,7 @@ import json
 import pytest
 
 from host_tools import bench, cli, latency
-from ml_helpers import make_shapes_dataset
+from ml_helpers import make_board_dataset, make_shapes_dataset
 
 _TINY = dict(backbone="scratch", input_size=32, finetune_epochs=1, head_epochs=0,
              batch_size=8, augment=0.3, patience=1, seed=7)
@@ -17,19 +17,34 @@ TINY_POINTS = {
 }
 
 
+def _tables(text):
+    """The Markdown tables of a text: lists of consecutive lines that start with '|'."""
+    tables, current = [], []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            current.append(line)
+        elif current:
+            tables.append(current)
+            current = []
+    return tables
+
+
 @pytest.fixture(scope="module")
 def bench_run(tmp_path_factory):
     """Run the bench CLI once (table, then --json from the written file)."""
     root = tmp_path_factory.mktemp("bench")
-    data_dir = make_shapes_dataset(root / "photos", per_class=12)
+    data_dir = make_board_dataset(root / "photos", per_class=12)
+    user_dir = make_board_dataset(root / "kitchen", per_class=2, start_seed=900)
     out_dir = root / "out"
     patch = pytest.MonkeyPatch()
+    patch.chdir(root)  # no data/drinking_waste here: the yardstick is the composites only
     patch.setattr(bench, "POINTS", TINY_POINTS)
     patch.setattr(bench, "DEFAULT_POINTS", tuple(TINY_POINTS))
     stdout = io.StringIO()
     try:
         with contextlib.redirect_stdout(stdout):
-            code = cli.main(["bench", "--data", str(data_dir), "--out", str(out_dir)])
+            code = cli.main(["bench", "--data", str(data_dir), "--out", str(out_dir),
+                             "--ood", str(user_dir)])
     finally:
         patch.undo()
     return {"code": code, "stdout": stdout.getvalue(), "out": out_dir, "data": data_dir}
@@ -62,7 +77,7 @@ def test_latency_columns_follow_the_anchor(bench_run):
 
 
 def test_table_has_every_column_and_one_row_per_point(bench_run):
-    lines = [line for line in bench_run["stdout"].splitlines() if line.startswith("|")]
+    lines = _tables(bench_run["stdout"])[0]
     header = lines[0]
     for name in ("int8 %", "float %", "int8-float", "flatbuffer B", "arena B", "MACs",
                  "ms ESP-NN", "ms ref", "train s", "recall disc", "recall square",
@@ -95,8 +110,58 @@ def test_missing_default_data_says_how_to_get_it(tmp_path, monkeypatch, capsys):
     assert "make data" in capsys.readouterr().err
 
 
+def test_every_point_is_scored_on_every_out_of_domain_set(bench_run):
+    written = json.loads((bench_run["out"] / bench.BENCH_FILE).read_text())
+    assert set(written["ood_sets"]) == {"composites", "chamber", "kitchen"}
+    for row in written["rows"]:
+        assert set(row["ood"]) == set(written["ood_sets"])
+        for figures in row["ood"].values():
+            assert 0.0 <= figures["accuracy"] <= 1.0
+            assert figures["worst_recall"] <= figures["macro_recall"]
+            assert figures["worst_class"] in written["labels"]
+        assert row["ood_score"] == row["ood"]["composites"]["accuracy"]
+        assert set(row["few_shot"]["accuracy"]) == {"0", "10", "30"}
+
+
+def test_out_of_domain_table_has_a_row_per_point_and_a_column_per_set(bench_run):
+    tables = _tables(bench_run["stdout"])
+    assert len(tables) == 2
+    lines = tables[1]
+    header = lines[0]
+    for name in ("OOD score %", "composites top-1", "chamber top-1", "kitchen top-1",
+                 "few-shot N=0", "few-shot N=30"):
+        assert name in header
+    assert [line.split("|")[1].strip() for line in lines[2:]] == list(TINY_POINTS)
+
+
+def test_models_are_scored_without_training(bench_run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    model = bench_run["out"] / "tiny-a" / "model"
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        code = cli.main(["bench", "--data", str(bench_run["data"]), "--out",
+                         str(tmp_path / "out"), "--models", str(model), "--json"])
+    assert code == 0
+    written = json.loads(stdout.getvalue())
+    assert [row["point"] for row in written["rows"]] == [str(model)]
+    assert "composites" in written["rows"][0]["ood"]
+    assert not (tmp_path / "out" / "tiny-a").exists()
+
+
+def test_a_point_needing_drinking_waste_without_it_is_a_one_line_error(tmp_path, capsys,
+                                                                       monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    data_dir = make_shapes_dataset(tmp_path / "photos", per_class=3)
+    code = cli.main(["bench", "--data", str(data_dir), "--out", str(tmp_path / "out"),
+                     "--points", "composite"])
+    assert code == 1
+    err = capsys.readouterr().err.strip()
+    assert "drinking-waste" in err and "\n" not in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_every_named_point_builds_valid_training_options():
     for name in bench.POINTS:
-        bench.point_options(name).check()
+        bench.point_options(name, drinking_dir="data/drinking_waste").check()
     assert len(bench.DEFAULT_POINTS) >= 3
     assert set(bench.DEFAULT_POINTS) <= set(bench.POINTS)

@@ -70,3 +70,20 @@ def test_head_only_training_finishes_and_reports_val_accuracy(tmp_path):
         input_size=32, head_epochs=1, finetune_epochs=0, weights="none"))
     assert 0.0 <= summary["val_accuracy"] <= 1.0
     assert (tmp_path / "train" / train.MODEL_FILE).is_file()
+
+
+def test_default_recipe_trains_on_composites_within_the_time_budget():
+    options = train.TrainOptions()
+    assert options.composite == 0.5 and options.composite_variants == 2
+    assert options.finetune_epochs == 18  # 30 with TrashNet alone; sources add photos
+    assert options.freeze_blocks == 0 and options.interpolate == 1.0
+
+
+def test_freezing_blocks_keeps_the_first_blocks_and_trains_the_rest(keras):
+    model = backbones.build_classifier("mobilenet_v1", 64, "RGB", 3, blocks=12)
+    train._set_backbone_trainable(model, True, False, freeze_blocks=2)
+    backbone = model.get_layer("backbone")
+    for name in ("conv1", "conv1_bn", "conv_dw_1", "conv_pw_1_bn", "conv_dw_2", "conv_pw_2"):
+        assert not backbone.get_layer(name).trainable, name
+    for name in ("conv_dw_3", "conv_pw_3_bn", "conv_dw_10", "conv_pw_12"):
+        assert backbone.get_layer(name).trainable, name

@@ -182,3 +182,28 @@ def test_mobilenet_starts_from_imagenet_weights_unless_told_none(monkeypatch):
     assert asked == [None, "my.h5"]
     assert train.initial_weights(train.TrainOptions(weights="none")) is None
     assert train.initial_weights(train.TrainOptions(backbone="scratch")) is None
+
+
+def test_training_with_composites_and_your_own_folder_records_its_sources(tmp_path):
+    from host_tools.data import split as splits
+    from ml_helpers import make_board_dataset
+
+    data = make_board_dataset(tmp_path / "photos", per_class=8)
+    mine = make_board_dataset(tmp_path / "mine", per_class=2, start_seed=300)
+    manifest = splits.make_split(data, seed=4)
+    options = tiny_options(finetune_epochs=1, composite=0.5, composite_variants=1,
+                           mine=str(mine), mine_share=0.4, cache_dir=str(tmp_path / "cache"))
+    summary = train.train(data, manifest, tmp_path / "train", options)
+    assert summary["sources"]["trashnet"]["composite_chance"] == 0.5
+    assert summary["sources"]["mine"] == {"photos": 6, "share": 0.4, "composite_chance": 0.0}
+    assert summary["counts"]["train"] == len(manifest["subsets"]["train"]) + 6
+    assert list((tmp_path / "cache").glob("cutouts-*.npz"))
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("composite", 1.5, "composite chance"), ("mine_share", -1.0, "mine share"),
+    ("freeze_blocks", 12, "freeze blocks"), ("interpolate", 2.0, "interpolate"),
+    ("backgrounds", "empty-bin", "composite")])
+def test_bad_source_and_robust_fine_tuning_options_are_named(field, value, message):
+    with pytest.raises(SmartbinError, match=message):
+        tiny_options(backbone="mobilenet_v1", input_size=96, **{field: value}).check()

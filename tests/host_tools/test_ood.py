@@ -1,0 +1,78 @@
+"""The out-of-domain yardstick: drinking-waste photos split by original photo, composite
+sets written once and reused, figures per set, and the few-shot curve."""
+import json
+
+import numpy as np
+import pytest
+
+from host_tools import ood
+from host_tools.data import split as splits
+from ml_helpers import LABELS, make_board_dataset
+
+
+def test_no_original_photo_is_on_both_sides_of_the_drinking_waste_split():
+    crops = [{"file": "metal/%d.jpg" % i, "group": "photo%d" % (i // 3), "label": "metal",
+              "box": (0, 0, 1, 1)} for i in range(300)]
+    train, test = ood.split_drinking_waste(crops, test_fraction=0.3, seed=1)
+    assert not {c["group"] for c in train} & {c["group"] for c in test}
+    assert len(train) + len(test) == 300
+    assert 0.15 < len(test) / 300 < 0.45
+    assert ood.split_drinking_waste(crops, 0.3, 1) == (train, test)
+
+
+def test_set_metrics_name_the_worst_class():
+    figures = ood.set_metrics(np.array([0, 0, 1, 1]), np.array([0, 0, 1, 0]), ["a", "b", "c"])
+    assert figures["accuracy"] == 0.75
+    assert figures["worst_class"] == "b" and figures["worst_recall"] == 0.5
+    assert figures["macro_recall"] == 0.75  # over the classes present only
+
+
+def test_ood_score_is_the_mean_of_the_built_in_sets():
+    scored = {"drinking-waste": {"accuracy": 0.5}, "composites": {"accuracy": 0.7},
+              "chamber": {"accuracy": 0.1}}
+    assert ood.ood_score(scored) == 0.6
+    assert ood.ood_score({}) is None
+
+
+@pytest.fixture(scope="module")
+def board_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ood")
+    data = make_board_dataset(root / "photos", per_class=10)
+    manifest = splits.make_split(data, seed=2)
+    return root, data, manifest
+
+
+def test_yardstick_writes_composites_of_test_items_only_and_reuses_them(board_data, tmp_path):
+    root, data, manifest = board_data
+    user = make_board_dataset(tmp_path / "my-bin", per_class=2, start_seed=500)
+    sets = ood.build_yardstick(tmp_path / "ood", data, manifest, user_dirs=[user],
+                               seed=manifest["seed"], cache_dir=tmp_path / "cache")
+    assert set(sets) == {"composites", "chamber", "my-bin"}
+    test_stems = {p.split("/")[1].rsplit(".", 1)[0] for p, _ in manifest["subsets"]["test"]}
+    written = {path.stem for path, _ in sets["composites"]}
+    assert written and written <= test_stems
+    for path, label in sets["composites"]:
+        assert path.is_file() and path.parent.name == label
+    marker = tmp_path / "ood" / "composites" / ood.MARKER
+    stamp = marker.stat().st_mtime_ns
+    again = ood.build_yardstick(tmp_path / "ood", data, manifest, seed=manifest["seed"],
+                                cache_dir=tmp_path / "cache")
+    assert again["composites"] == sets["composites"]
+    assert marker.stat().st_mtime_ns == stamp
+    assert json.loads(marker.read_text())["recipe"]["seed"] == manifest["seed"]
+
+
+def test_few_shot_curve_reports_each_count(board_data, tmp_path):
+    from host_tools import train
+    from ml_helpers import tiny_options
+
+    root, data, manifest = board_data
+    train.train(data, manifest, tmp_path / "train", tiny_options(finetune_epochs=2))
+    pixels, labels = train.load_split_arrays(data, manifest, "train",
+                                             train.input_spec(tiny_options()))
+    shots = [(path, label) for label in LABELS for path in sorted((data / label).iterdir())]
+    curve = ood.few_shot_curve(tmp_path / "train", pixels, labels, shots, list(LABELS),
+                               counts=(0, 2, 4), repeats=2)
+    assert set(curve["accuracy"]) == {"0", "2", "4"}
+    assert all(0.0 <= value <= 1.0 for value in curve["accuracy"].values())
+    assert curve["photos_added"] == {"0": 0, "2": 6, "4": 12}

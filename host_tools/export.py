@@ -181,23 +181,45 @@ def c_header(model_bytes, name, model_contract):
 
 
 VAL_SUBSET = "val"  # in `calibrate_on`: the split's val subset
+# in `calibrate_on`: the val items put on other backgrounds (`ood.calibration_composites`)
+VAL_COMPOSITES = "val-composites"
+DEFAULT_CALIBRATE_ON = (VAL_SUBSET, VAL_COMPOSITES)
 
 
 def held_out_photos(data_dir, manifest, labels, spec, calibrate_on=None, split_name=None,
                     progress=None):
     """(pixels, label indices, description) of the photos the temperature and the threshold
     are fitted on: each entry of `calibrate_on` is a folder of class folders or "val" (the
-    split's val subset), all put together; by default the val subset alone."""
+    split's val subset) or "val-composites" (the val items on other backgrounds), all put
+    together; by default both val sets."""
+    import tempfile
+
+    from host_tools import ood
     from host_tools.data import images
 
+    chosen = calibrate_on is not None
     sources = [calibrate_on] if isinstance(calibrate_on, (str, Path)) \
-        else list(calibrate_on or [VAL_SUBSET])
+        else list(calibrate_on or DEFAULT_CALIBRATE_ON)
     all_pixels, all_truth, names = [], [], []
     for source in sources:
-        if str(source) == VAL_SUBSET:
-            if not manifest["subsets"].get("val"):
-                raise SmartbinError("the split has no val photos to calibrate on: pass "
-                                    "--calibrate-on DIR")
+        if str(source) in (VAL_SUBSET, VAL_COMPOSITES) and not manifest["subsets"].get("val"):
+            raise SmartbinError("the split has no val photos to calibrate on: pass "
+                                "--calibrate-on DIR")
+        if str(source) == VAL_COMPOSITES:
+            with tempfile.TemporaryDirectory(prefix="smartbin-calibration-") as tmp:
+                files = ood.calibration_composites(Path(tmp) / "composites", data_dir,
+                                                   manifest, progress=progress)
+                if not files and not chosen:
+                    continue  # photos not on a plain board: the default keeps val alone
+                if not files:
+                    raise SmartbinError("no val photo of %s has a plain board to cut its "
+                                        "item from: calibrate on 'val' or a folder instead"
+                                        % data_dir)
+                pixels = training.load_pixels(files, spec, progress,
+                                              stage="decode calibration")
+            truth = np.array([labels.index(label) for _, label in files], np.int64)
+            names.append("val items on other backgrounds (%d photos)" % len(truth))
+        elif str(source) == VAL_SUBSET:
             pixels, truth = training.load_split_arrays(data_dir, manifest, "val", spec,
                                                        progress)
             where = " of %s" % split_name if split_name else ""
@@ -398,8 +420,9 @@ def configure(parser):
                         help="C identifier of the array in model.h")
     parser.add_argument("--calibrate-on", metavar="DIR", action="append", default=None,
                         help="folder of class folders to fit the temperature and the "
-                             "recommended threshold on, or 'val' for the split's val subset; "
-                             "repeat to combine (default: val)")
+                             "recommended threshold on, 'val' for the split's val subset, or "
+                             "'val-composites' for its items on other backgrounds; repeat to "
+                             "combine (default: val and val-composites)")
     parser.add_argument("--no-calibration", action="store_true",
                         help="keep the model's raw scores (temperature 1); the threshold is "
                              "still measured")

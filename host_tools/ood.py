@@ -94,6 +94,26 @@ def composite_set(folder, items, cutouts, background_for, seed, progress=None):
     return _write_set(folder, recipe, photos, progress)
 
 
+def calibration_composites(folder, trashnet_dir, manifest, seed=1234, cache_dir=None,
+                           progress=None):
+    """The split's *val* items on backgrounds of the families training uses
+    (`backgrounds.TRAIN_FAMILIES`), with the camera look: photos off the white board that
+    neither training nor the yardstick uses, for fitting the temperature and the
+    recommended threshold. Items whose board could not be found are left out."""
+    from host_tools import sources
+    from host_tools.data import split as splits
+
+    val_items = splits.split_files(manifest, trashnet_dir, "val")
+    cutouts = sources.cached_cut_outs([path for path, _ in val_items], cache_dir, progress)
+    families = backgrounds.TRAIN_FAMILIES
+
+    def training_background(rng):
+        family = families[int(rng.integers(len(families)))]
+        return backgrounds.procedural(family, rng, SET_SIDE)
+
+    return composite_set(folder, val_items, cutouts, training_background, seed + 2, progress)
+
+
 def build_yardstick(out_dir, trashnet_dir, manifest, drinking_dir=None, user_dirs=(),
                     seed=1234, cache_dir=None, progress=None):
     """Every out-of-domain set: {name: [(path, label), ...]} (see the module docstring)."""

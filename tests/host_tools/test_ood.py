@@ -76,3 +76,25 @@ def test_few_shot_curve_reports_each_count(board_data, tmp_path):
     assert set(curve["accuracy"]) == {"0", "2", "4"}
     assert all(0.0 <= value <= 1.0 for value in curve["accuracy"].values())
     assert curve["photos_added"] == {"0": 0, "2": 6, "4": 12}
+
+
+def test_calibration_composites_take_val_items_only(board_data, tmp_path):
+    root, data, manifest = board_data
+    files = ood.calibration_composites(tmp_path / "calibration", data, manifest, seed=3)
+    val_stems = {p.split("/")[1].rsplit(".", 1)[0] for p, _ in manifest["subsets"]["val"]}
+    written = {path.stem for path, _ in files}
+    assert written and written <= val_stems
+    assert all(path.is_file() and path.parent.name == label for path, label in files)
+
+
+def test_export_calibrates_on_val_and_its_composites_by_default(board_data):
+    from host_tools import export, train
+
+    root, data, manifest = board_data
+    spec = train.input_spec(__import__("ml_helpers").tiny_options())
+    pixels, truth, described = export.held_out_photos(data, manifest, list(LABELS), spec)
+    val_count = len(manifest["subsets"]["val"])
+    assert "val subset" in described and "other backgrounds" in described
+    assert val_count < len(truth) <= 2 * val_count
+    only_val = export.held_out_photos(data, manifest, list(LABELS), spec, ["val"])
+    assert len(only_val[1]) == val_count

@@ -1,27 +1,32 @@
 """The pinned upstream sources, read straight from their archives (nothing extracted).
 
-The folder is SMARTBIN_FW_SOURCES, else ../shared/src beside the clone (what CI uses);
-without it the tests that need it fail with a message saying how to provide it."""
+The archives' folder comes from `firmware/image/sources.sh archives`, as the image builds
+take them: SMARTBIN_FW_SOURCES when set (each archive's SHA256 and commit checked), else
+fetched from GitHub once into the cache. When it cannot provide them, the tests that need
+them fail with its one-line message."""
 import functools
-import os
+import subprocess
 import tarfile
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-MICROPYTHON = "micropython-1.27.0.tar.gz"
-CAMERA_API = "micropython-camera-API-0.6.2.tar.gz"
-MICROLITE = "tensorflow-micropython-examples-bd91b47.tar.gz"
+from firmware_image.image_checks import IMAGE_DIR, read_versions
+
+_VERSIONS = read_versions()
+MICROPYTHON = _VERSIONS["MICROPYTHON_ARCHIVE"]
+CAMERA_API = _VERSIONS["CAMERA_API_ARCHIVE"]
+MICROLITE = _VERSIONS["MICROLITE_ARCHIVE"]
 
 
+@functools.lru_cache(maxsize=None)
 def sources_dir():
-    folder = os.environ.get("SMARTBIN_FW_SOURCES") or str(REPO_ROOT.parent / "shared" / "src")
-    if not Path(folder, MICROPYTHON).is_file():
-        pytest.fail("the pinned upstream sources are missing: set SMARTBIN_FW_SOURCES to a "
-                    "folder holding %s, %s and %s (CI: ../shared/src)"
-                    % (MICROPYTHON, CAMERA_API, MICROLITE), pytrace=False)
-    return Path(folder)
+    done = subprocess.run(["bash", str(IMAGE_DIR / "sources.sh"), "archives"],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines() or ["exit code %d" % done.returncode]
+        pytest.fail("the pinned upstream sources are missing: %s" % lines[-1], pytrace=False)
+    return Path(done.stdout.strip().splitlines()[-1])
 
 
 _TEXT_SUFFIXES = (".c", ".h", ".cc", ".cpp", ".cmake", ".txt", ".py", ".mk", ".csv")

@@ -1,10 +1,10 @@
 """The fakes are honest: the application only uses what the real modules have, and the
 fakes only offer what the real modules have.
 
-"Real" is read from the pinned upstream sources (the archives in SMARTBIN_FW_SOURCES,
-else ../shared/src beside the clone): the method tables (`mp_rom_map_elem_t ...[]`) of
-MicroPython 1.27.0's `machine` and `esp32` modules and their Pin/PWM/WDT/RTC/ADC types,
-the camera API v0.6.2's `camera` module and `Camera` type, and microlite's module,
+"Real" is read from the pinned upstream sources (their archives, see pinned_sources.py):
+the method tables (`mp_rom_map_elem_t ...[]`) of the pinned MicroPython's `machine` and
+`esp32` modules and their Pin/PWM/WDT/RTC/ADC types, the pinned camera API's `camera`
+module and `Camera` type, and microlite's module,
 interpreter and tensor types with the image's patch applied. The application
 (firmware/main.py, firmware/smartbin) is read with `ast` and every attribute it takes
 from those modules or their objects is looked up there; the virtual board's modules

@@ -7,7 +7,8 @@
 #   ./build.sh --inside   build here, with an ESP-IDF environment (what the container runs).
 #
 # Sources: sources.sh, shared with the unix build (build_host.sh): from SMARTBIN_FW_SOURCES
-# (a folder of `git archive` tarballs) when set, else from GitHub at the same pins.
+# (a folder of `git archive` tarballs) when set, else fetched from GitHub at the same pins
+# once into ${SMARTBIN_CACHE:-${XDG_CACHE_HOME:-~/.cache}/smartbin}/sources/.
 # Result: build/firmware.bin (bootloader + partition table + app, flashed at 0x1000).
 set -euo pipefail
 
@@ -19,6 +20,7 @@ REPO=$(cd "$HERE/../.." && pwd)
 . "$HERE/sources.sh"
 
 BOARD=SMARTBIN_AITHINKER_ESP32CAM
+IMAGE_SOURCES="MICROPYTHON ULAB MICROLITE CAMERA_API ESP32_CAMERA"
 WORK_DIR=${SMARTBIN_FW_BUILD:-$HERE/build}
 SRC=$WORK_DIR/src
 DOCKER=${DOCKER:-docker}
@@ -31,13 +33,19 @@ die() {
 # ---- choose where to build -----------------------------------------------------------
 outside() {
     if command -v "$DOCKER" >/dev/null 2>&1 && "$DOCKER" info >/dev/null 2>&1; then
-        local image="$ESP_IDF_IMAGE:$ESP_IDF_VERSION"
+        local image="$ESP_IDF_IMAGE:$ESP_IDF_VERSION" name sources
+        # the container reads the archives from this computer's folder (fetched here once)
+        for name in $IMAGE_SOURCES; do
+            source_archive "$name"
+        done
+        sources=$(archives_dir)
         echo "Building in $image (Docker)"
         # The repository is mounted at the same path, so error messages name real files.
         exec "$DOCKER" run --rm \
             --user "$(id -u):$(id -g)" -e HOME=/tmp \
             -e SMARTBIN_FW_BUILD="$WORK_DIR" \
-            ${SMARTBIN_FW_SOURCES:+-e SMARTBIN_FW_SOURCES="$SMARTBIN_FW_SOURCES" -v "$SMARTBIN_FW_SOURCES:$SMARTBIN_FW_SOURCES:ro"} \
+            ${SMARTBIN_FW_SOURCES:+-e SMARTBIN_FW_SOURCES="$SMARTBIN_FW_SOURCES"} \
+            -e SMARTBIN_CACHE="$SMARTBIN_CACHE_ROOT" -v "$sources:$sources:ro" \
             -v "$REPO:$REPO" -w "$HERE" \
             "$image" bash "$HERE/build.sh" --inside
     fi
@@ -63,7 +71,7 @@ inside() {
 
     mkdir -p "$SRC"
     local mpy=$SRC/micropython
-    echo "Preparing pinned sources in $SRC (${SMARTBIN_FW_SOURCES:-from GitHub})"
+    echo "Preparing pinned sources in $SRC (from $(archives_dir))"
     prepare_source MICROPYTHON "$mpy"
     prepare_source ULAB "$SRC/micropython-ulab"
     prepare_source MICROLITE "$SRC/tensorflow-micropython-examples"  # and patches/

@@ -12,7 +12,8 @@
 # Cache: ${XDG_CACHE_HOME:-~/.cache}/smartbin/unix-<hash of the recipe's files>/micropython,
 # and tflm-<hash of what TFLM's build depends on>/ (TFLM's sources and libraries), so that a
 # change to microlite or its patches does not compile TFLM again.
-# Sources: from SMARTBIN_FW_SOURCES (a folder of source archives) when set, else GitHub.
+# Sources: sources.sh: from SMARTBIN_FW_SOURCES (a folder of source archives) when set,
+# else fetched from GitHub once into the cache's sources/ folder.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -23,7 +24,7 @@ SMARTBIN_IMAGE_DIR=$HERE
 . "$HERE/sources.sh"
 
 JOBS=${SMARTBIN_JOBS:-2}
-CACHE_ROOT=${SMARTBIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/smartbin}
+CACHE_ROOT=$SMARTBIN_CACHE_ROOT  # sources.sh
 
 die() {
     echo "make firmware-host: $*" >&2
@@ -90,7 +91,7 @@ SRC=$WORK/src
 unset MAKEFLAGS MFLAGS MAKELEVEL BUILD BOARD_DIR FROZEN_MANIFEST USER_C_MODULES
 
 {
-    echo "Preparing sources in $SRC (${SMARTBIN_FW_SOURCES:-from GitHub})"
+    echo "Preparing sources in $SRC (from $(archives_dir))"
     prepare_source MICROPYTHON "$SRC/micropython"
     prepare_source ULAB "$SRC/micropython-ulab"
     prepare_source MICROLITE "$SRC/tensorflow-micropython-examples"

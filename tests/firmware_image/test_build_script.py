@@ -13,36 +13,10 @@ import textwrap
 
 import pytest
 
+from .git_repos import GIT_ENV, git, repository
 from .image_checks import IMAGE_DIR, MANIFEST, read_versions
 
 BOARD = "SMARTBIN_AITHINKER_ESP32CAM"
-GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid",
-           "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
-
-
-def _git(repo, *args):
-    env = dict(os.environ, **GIT_ENV)
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                          text=True, env=env).stdout.strip()
-
-
-def _repo(path, files, tag=None):
-    """A local repository with `files`; returns (file:// URL, commit)."""
-    path.mkdir(parents=True)
-    _git(path, "init", "-q")
-    _git(path, "config", "uploadpack.allowAnySHA1InWant", "true")
-    for name, content in files.items():
-        target = path / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content if isinstance(content, bytes) else content.encode())
-    _git(path, "add", "-A")
-    _git(path, "commit", "-q", "-m", "stand-in")
-    if tag:
-        _git(path, "tag", tag)
-    return "file://%s" % path, _git(path, "rev-parse", "HEAD")
-
-
 # A one-hunk patch and the CRLF file it applies to: stands in for patches/ (the real patches
 # meet the real microlite sources in make firmware-host, tests/firmware_unix).
 STAND_IN_PATCH = """The stand-in patch.
@@ -108,11 +82,11 @@ def stand_ins(tmp_path):
     archives.mkdir()
     for name, files in stand_ins.items():
         repo = sources / name.lower()
-        versions[name + "_URL"], versions[name + "_COMMIT"] = _repo(
+        versions[name + "_URL"], versions[name + "_COMMIT"] = repository(
             repo, files, tag=real.get(name + "_TAG"))
         # the same tree as a `git archive` tarball, as in a folder of source archives
         archive = archives / ("%s.tar.gz" % name.lower())
-        _git(repo, "archive", "--format=tar.gz", "--prefix=%s-x/" % name.lower(),
+        git(repo, "archive", "--format=tar.gz", "--prefix=%s-x/" % name.lower(),
              "-o", str(archive), "HEAD")
         versions[name + "_ARCHIVE"] = archive.name
         versions[name + "_ARCHIVE_SHA256"] = hashlib.sha256(archive.read_bytes()).hexdigest()
@@ -137,6 +111,7 @@ def stand_ins(tmp_path):
     env["FAKE_IDF_LOG"] = str(tmp_path / "idf.log")
     env["MAKEFLAGS"] = "BUILD=somewhere-else"  # an outer make's variables must not leak in
     env.pop("SMARTBIN_FW_SOURCES", None)
+    env["SMARTBIN_CACHE"] = str(tmp_path / "cache")  # where fetched sources are kept
     fixture = {"image": image, "project": project, "env": env, "versions": versions,
                "log": tmp_path / "idf.log", "archives": archives}
     _write_versions(fixture)
@@ -196,7 +171,7 @@ def test_build_script_prepares_patches_configures_and_leaves_one_image_every_tim
 
 def test_build_script_stops_when_the_patch_does_not_apply(stand_ins):
     versions = stand_ins["versions"]
-    versions["MICROLITE_URL"], versions["MICROLITE_COMMIT"] = _repo(
+    versions["MICROLITE_URL"], versions["MICROLITE_COMMIT"] = repository(
         stand_ins["project"].parent / "upstream" / "other-microlite",
         {"micropython-modules/microlite/tensorflow-microlite.c": "int unrelated;\r\n"})
     _write_versions(stand_ins)

@@ -30,8 +30,8 @@ Constructors (all keyword arguments optional except where noted):
       PowerCut) unless cuts_power=False (a board fed over USB).
   FakeSupply(cut_at=0)                         the battery as seen by a power-cut test:
       every device call and every flash step (temp write, rename, append, remove) is a
-      numbered step; step number `cut_at` raises PowerCut before it happens. `steps`
-      names them.
+      numbered step (so is reading the model); step number `cut_at` raises PowerCut
+      before it happens. `steps` names them.
   PowerCut                                      a BaseException: no `except Exception` in
       the firmware catches it, as no code runs on after a real power cut.
   build_fake_hardware(config, ...)             all of the above, wired like the board.
@@ -325,6 +325,7 @@ class RamStorage:
         data = self.files.get(path)
         if data is None:
             raise OSError(2)
+        _step(self.supply, "read " + path)
         count = min(len(buffer), len(data))
         buffer[:count] = data[:count]
         return count

@@ -53,6 +53,7 @@ class SmartBin:
         self.served = 0
         self.reason = None
         self.lids_unsure = False  # a cycle failed: a lid may be open
+        self.camera_configured = False
 
     def boot(self):
         hw = self.hw
@@ -96,7 +97,7 @@ class SmartBin:
             self.errors.add("config: no lid for " + ",".join(decider.unmapped)
                             + " (general lid used)")
         preprocessor = Preprocessor(contract) if contract else None
-        if contract:
+        if contract and not self.camera_configured:
             hw.camera.configure(contract.width, contract.height, contract.channels == 1)
         self.cycle = Cycle(hw, config, contract, preprocessor, self.classifier, decider,
                            self.lids, self.counts, self.debug, self.errors)
@@ -122,6 +123,8 @@ class SmartBin:
         config = self.config
         try:
             self.contract = model_contract.load(self.hw.storage, config.contract_path)
+            if config.latch:
+                self.start_camera()
             if self.microlite is None:
                 raise model_contract.ContractError("no microlite module in this firmware")
             model = load_model(self.hw.storage, config.model_path)
@@ -133,6 +136,18 @@ class SmartBin:
             self.classifier = None
             self.errors.add("model: %s" % (error,))
             self.codes.append(CODE_MODEL)
+
+    def start_camera(self):
+        """Latch mode, where every boot is an item: the camera starts before the model is
+        read, so the sensor's auto-exposure settles while the flash is busy."""
+        contract = self.contract
+        camera = self.hw.camera
+        camera.configure(contract.width, contract.height, contract.channels == 1)
+        self.camera_configured = True
+        try:
+            camera.on()
+        except OSError as error:  # the cycle tries once more, then uses the general lid
+            self.errors.add("camera: %r" % (error,))
 
     def show_codes(self):
         led = self.hw.status_led
@@ -222,6 +237,7 @@ class SmartBin:
         again; the button still wakes it."""
         hw = self.hw
         config = self.config
+        hw.camera.off()  # started at boot for an item that never came (a soft reset)
         if hw.latch is not None:
             self.power_off()
         waited = 0

@@ -259,3 +259,29 @@ def test_a_power_cut_at_any_step_of_an_item_loses_nothing_and_the_next_boot_is_n
             assert gentle_now == after.config.gentle_items - 1, where
         else:  # counted down by the item served, maybe also by the one cut short
             assert gentle_now in (max(0, gentle_before - 1), max(0, gentle_before - 2)), where
+
+
+# --- a short boot ---------------------------------------------------------------------------
+
+def test_the_camera_starts_before_the_model_is_read_and_the_frame_keeps_boot_to_result():
+    storage = latch_flash(RamStorage())
+    serve_one(storage)  # the first power-on also closes every lid
+    supply = FakeSupply()
+    storage.supply = supply
+    smart_bin, _ = serve_one(storage, supply=supply, camera_start_ms=250, frame_ms=80)
+    steps = supply.steps
+    assert steps.index("camera on") < steps.index("read /model.tflite") < steps.index("capture")
+    camera_on_t = smart_bin.hw.camera.records[0][0]
+    assert smart_bin.hw.camera.records[0][1] == "on" and camera_on_t == 250
+    meta = json.loads(storage.read("/debug/000001.json"))
+    assert meta["result_ms"] == 250 + 3 * 80  # camera start, two warm-up frames, one frame
+    assert not smart_bin.hw.camera.is_on
+
+
+def test_a_soft_reset_in_latch_mode_serves_nothing_and_leaves_the_camera_off():
+    storage = latch_flash(RamStorage())
+    smart_bin = Bin(storage, frames=[PAPER], wakes=["sensor"], reset_cause="soft")
+    with pytest.raises(PowerCut):
+        smart_bin.run(wakes=1)
+    assert smart_bin.moves() == [] and not smart_bin.hw.camera.is_on
+    assert smart_bin.hw.camera.captures == 0

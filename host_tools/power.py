@@ -39,7 +39,7 @@ DEFAULTS = {
     "boot_ms": 700, "model_load_ms": 400, "camera_start_ms": 250, "frame_ms": 80,
     "inference_ms": 900, "log_ms": 150,
     "sensor_standby_ua": 50.0, "switch_leak_ua": 1.0, "driver_leak_ua": 1.0,
-    "sensor_hold_ms": 5000,
+    "sensor_hold_ms": 5000, "switch_off_ms": 1100,
     "flash_read_kb_s": 137.0, "flash_bus_kb_s": 10000.0,
 }
 SOURCES = {
@@ -94,6 +94,10 @@ SOURCES = {
                       "motion; the bin waits for it (at most power.release_wait_ms) before "
                       "releasing the latch. HC-SR501: adjustable, about 3-5 s at its "
                       "minimum (its manual: 0.3 s - 5 min; 2.5 s lock time after).",
+    "switch_off_ms": "latch only: after the keep-alive is released the latch's hold "
+                     "capacitor (C1 1 uF) drains through R2 (1 MOhm) from about 3.0 V to "
+                     "the 2N7002's 1.0 V minimum threshold: RC x ln(3) = 1.1 s with the "
+                     "board still on (docs/power-latch.md).",
     "flash_read_kb_s": "pessimistic file read speed from flash for the boot estimate: "
                        "LittleFS on an ESP32 read five 88 KB files in 3.2 s (137 KB/s, "
                        "joltwallet/esp_littlefs README, 'Reading 5 88KB files', cache "
@@ -179,6 +183,7 @@ def mode_phases(mode, firmware, settings):
         busy_ms = sum(p[1] for p in phases)
         wait_ms = min(max(0, settings["sensor_hold_ms"] - busy_ms), firmware.release_wait_ms)
         phases.append(("sensor idle", wait_ms, settings["awake_ma"], 0.0))
+        phases.append(("switch-off", settings["switch_off_ms"], settings["awake_ma"], 0.0))
     return phases
 
 

@@ -101,7 +101,7 @@ def simple_settings(**changes):
 
 
 def test_the_latch_draws_only_the_sensor_and_the_switch_leakage_between_items():
-    settings = simple_settings()
+    settings = simple_settings(switch_off_ms=0)
     assert power.latch_off_ua(settings) == 50.0
     latch = power.mode_estimate("latch", Firmware(), settings)
     # one item: 3.6 s at 100 mA = 0.1 mAh; ten a day = 1 mAh; off 0.05 mA for the rest
@@ -122,11 +122,20 @@ def test_deep_sleep_draws_the_board_asleep_and_the_sensor():
 def test_the_latch_waits_for_the_sensor_at_most_release_wait_ms():
     settings = simple_settings(sensor_hold_ms=10000)
     phases = power.mode_estimate("latch", Firmware(release_wait_ms=5000), settings)["phases"]
-    assert phases[-1]["phase"] == "sensor idle" and phases[-1]["ms"] == 5000
+    assert phases[-2]["phase"] == "sensor idle" and phases[-2]["ms"] == 5000
     phases = power.mode_estimate("latch", Firmware(release_wait_ms=60000), settings)["phases"]
-    assert phases[-1]["ms"] == 10000 - 3600  # the sensor's hold outlasts the item
+    assert phases[-2]["ms"] == 10000 - 3600  # the sensor's hold outlasts the item
     deep = power.mode_estimate("deep_sleep", Firmware(), settings)["phases"]
     assert "sensor idle" not in [p["phase"] for p in deep]
+
+
+def test_the_latch_pays_for_the_board_staying_on_while_its_gate_drains():
+    quick = power.mode_estimate("latch", Firmware(), simple_settings(switch_off_ms=0))
+    slow = power.mode_estimate("latch", Firmware(), simple_settings(switch_off_ms=1800))
+    assert slow["phases"][-1] == {"phase": "switch-off", "ms": 1800, "board_ma": 100.0,
+                                  "servo_ma": 0.0}
+    # 1.8 s at 100 mA = 0.05 mAh more per item
+    assert slow["charge_per_item_mah"] - quick["charge_per_item_mah"] == pytest.approx(0.05)
 
 
 def test_boot_to_result_adds_cited_phases_and_bounds_the_model_read():

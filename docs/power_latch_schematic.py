@@ -27,7 +27,7 @@ PARTS = {
     "R3": "10 k (PIR output to the wake pin)",
     "R4": "10 k (button to the latch)",
     "U1": "AP2112K-3.3 LDO, 600 mA (behind the switch: off with the board)",
-    "U2": "PIR: HC-SR501 (regulator bypassed) or a 3 V PIR such as Senba BS412",
+    "U2": "HC-SR501 PIR (regulator bypassed), or a 3 V PIR such as Senba BS412",
     "S1": "push button (hold about 1 s)",
 }
 

@@ -218,10 +218,12 @@ class SmartBin:
             hw.power.feed_watchdog()
             waited += 100
         hw.status_led.off()
-        try:
-            hw.storage.write(RELEASED_MARKER, b"1")
-        except OSError:
-            pass  # flash full: the next boot closes the lids once more, nothing worse
+        if not hw.storage.exists(RELEASED_MARKER):  # on USB it stays: spare the flash
+            try:
+                hw.storage.write(RELEASED_MARKER, b"1")
+            except OSError:
+                pass  # flash full: the next boot closes the lids once more, nothing worse
+        hw.power.feed_watchdog()
         hw.latch.release()
         hw.clock.sleep_ms(config.off_fallback_ms)
         # Still running: USB feeds the board, or the sensor holds the supply on.

@@ -285,3 +285,15 @@ def test_a_soft_reset_in_latch_mode_serves_nothing_and_leaves_the_camera_off():
         smart_bin.run(wakes=1)
     assert smart_bin.moves() == [] and not smart_bin.hw.camera.is_on
     assert smart_bin.hw.camera.captures == 0
+
+
+def test_on_usb_power_every_wake_is_served_and_the_marker_is_written_once():
+    supply = FakeSupply()
+    storage = latch_flash(RamStorage(supply=supply))
+    smart_bin = Bin(storage, frames=[PAPER] * 3, wakes=["power_on", "sensor", "sensor"],
+                    reset_cause="power_on", cuts_power=False, supply=supply)
+    smart_bin.run(wakes=3)
+    assert smart_bin.moves() == ["paper"] * 3 and smart_bin.counts()["items"] == 3
+    assert supply.steps.count("rename /released") == 1
+    assert supply.steps.count("keep-alive off") == 3
+    assert len(smart_bin.hw.power.sleeps) == 3

@@ -62,8 +62,8 @@ SOURCES = {
                "deep-sleep wake and a latch power-on.",
     "model_load_ms": "estimate: reading the .tflite from flash into PSRAM and "
                      "AllocateTensors; measure with the debug frames' timings.",
-    "camera_start_ms": "estimate: OV2640 power-up and driver init. esp32-camera v2.0.15 "
-                       "waits 80 ms in fixed delays (driver/esp_camera.c: PWDN 2 x 10 ms, "
+    "camera_start_ms": "estimate: OV2640 power-up and driver init. esp32-camera (the "
+                       "release pinned in firmware/image/versions.env) waits 80 ms in fixed delays (driver/esp_camera.c: PWDN 2 x 10 ms, "
                        "probe 10 ms, reset 10 ms; sensors/ov2640.c: reset, frame size "
                        "and pixel format 10 ms each, pixel format twice) plus the SCCB "
                        "register writes of the OV2640 tables.",

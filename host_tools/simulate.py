@@ -119,6 +119,9 @@ def simulate(images_dir, model_dir, config_path=DEFAULT_CONFIG, progress=None):
     contract, model_bytes = load_model_folder(model_dir)
     raw_config, config = read_config(config_path)
     warnings = pin_warnings(config, str(config_path))  # a pin clash is refused, as by deploy
+    # A latch-powered bin sorts exactly like a deep-sleeping one; only its power differs,
+    # and `smartbin power` models that. Simulated as deep sleep, each wake is one item.
+    config.latch = False
     settings = power_settings(raw_config)
 
     # The board's flash after `smartbin deploy`.

@@ -492,7 +492,8 @@ def test_the_sim_fakes_implement_each_board_device_and_add_no_device_calls():
     board = _board_classes()
     fakes = _fake_classes(FIRMWARE / "sim" / "fakes.py")
     pairs = {"BoardCamera": "FakeCamera", "PwmServo": "FakeServo", "Led": "FakeLed",
-             "Wake": "FakeWake", "Clock": "FakeClock", "Power": "FakePower"}
+             "Wake": "FakeWake", "Clock": "FakeClock", "Power": "FakePower",
+             "PowerLatch": "FakeLatch"}
     for board_class, fake_class in pairs.items():
         missing = board["board." + board_class] - fakes[fake_class]
         assert missing == set(), "%s lacks %s" % (fake_class, sorted(missing))

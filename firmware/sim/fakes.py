@@ -22,14 +22,46 @@ Constructors (all keyword arguments optional except where noted):
       the sensor unarmed and the clock advanced by ms (also in `timer_sleeps`). Like the
       level-triggered ext0 wake, a sensor armed while active counts an `instant_wakes`.
       The watchdog records a timeout when fed too late.
-  RamStorage(capacity_bytes=4000000)           files in RAM with smartbin.storage's API;
-      full=True (or going over capacity) raises OSError(ENOSPC) on writes.
+  RamStorage(capacity_bytes=4000000, supply=None)   files in RAM with smartbin.storage's
+      API; full=True (or going over capacity) raises OSError(ENOSPC) on writes. Like
+      Storage, a write lands in "<path>.tmp" and is then renamed over the file.
+  FakeLatch(clock, wake=None, cuts_power=True)  the power latch's keep-alive: records
+      (t_ms, "hold" | "release"); release() with the sensor idle cuts the power (raises
+      PowerCut) unless cuts_power=False (a board fed over USB).
+  FakeSupply(cut_at=0)                         the battery as seen by a power-cut test:
+      every device call and every flash step (temp write, rename, append, remove) is a
+      numbered step (so is reading the model); step number `cut_at` raises PowerCut
+      before it happens. `steps` names them.
+  PowerCut                                      a BaseException: no `except Exception` in
+      the firmware catches it, as no code runs on after a real power cut.
   build_fake_hardware(config, ...)             all of the above, wired like the board.
 """
 from smartbin.board import Hardware
 
 ENOSPC = 28
 _MAX_RECORDS = 2000  # bound the recordings so long runs do not eat the VM's heap
+
+
+class PowerCut(BaseException):
+    pass
+
+
+class FakeSupply:
+    def __init__(self, cut_at=0):
+        self.cut_at = cut_at
+        self.count = 0
+        self.steps = []
+
+    def step(self, what):
+        self.count += 1
+        _record(self.steps, what)
+        if self.count == self.cut_at:
+            raise PowerCut("power cut at step %d (%s)" % (self.count, what))
+
+
+def _step(supply, what):
+    if supply is not None:
+        supply.step(what)
 
 
 def _record(records, item):
@@ -56,8 +88,9 @@ class FakeClock:
 
 
 class FakeCamera:
-    def __init__(self, clock, frames=(), start_ms=0, frame_ms=0):
+    def __init__(self, clock, frames=(), start_ms=0, frame_ms=0, supply=None):
         self.clock = clock
+        self.supply = supply
         self.frames = list(frames)
         self.next_frame = None
         self.start_ms = start_ms
@@ -88,6 +121,7 @@ class FakeCamera:
     def on(self):
         if self.is_on:
             return
+        _step(self.supply, "camera on")
         if self.buffer is None:
             self.configure(self.width, self.height, self.grayscale)
         frame = self.next_frame
@@ -110,6 +144,7 @@ class FakeCamera:
     def capture(self):
         if not self.is_on:
             raise OSError("camera is off")
+        _step(self.supply, "capture")
         self.clock.advance(self.frame_ms)
         if self.broken or self.failures_left > 0:
             if self.failures_left > 0:
@@ -125,8 +160,9 @@ class FakeCamera:
 
 
 class FakeServo:
-    def __init__(self, clock, name=""):
+    def __init__(self, clock, name="", supply=None):
         self.clock = clock
+        self.supply = supply
         self.name = name
         self.pulse = 0
         self.records = []
@@ -134,6 +170,7 @@ class FakeServo:
     def pulse_us(self, us):
         if us < 400 or us > 2600:
             raise ValueError("servo pulse out of range: %d us" % us)
+        _step(self.supply, "servo " + self.name)
         self.pulse = us
         _record(self.records, (self.clock.ticks_ms(), us))
 
@@ -234,10 +271,36 @@ class FakePower:
         self.last_feed = self.clock.ticks_ms()
 
 
+class FakeLatch:
+    def __init__(self, clock, wake=None, cuts_power=True, supply=None):
+        self.clock = clock
+        self.wake = wake
+        self.cuts_power = cuts_power
+        self.supply = supply
+        self.held = True  # asserted when made, as board.PowerLatch
+        self.records = []
+
+    def hold(self):
+        _step(self.supply, "keep-alive on")
+        self.held = True
+        _record(self.records, (self.clock.ticks_ms(), "hold"))
+
+    def release(self):
+        _step(self.supply, "keep-alive off")
+        self.held = False
+        _record(self.records, (self.clock.ticks_ms(), "release"))
+        if self.cuts_power and not (self.wake is not None and self.wake.active()):
+            raise PowerCut("keep-alive released")
+
+    def park(self):
+        self.held = False
+
+
 class RamStorage:
     """A tiny RAM filesystem with smartbin.storage.Storage's methods."""
 
-    def __init__(self, capacity_bytes=4000000):
+    def __init__(self, capacity_bytes=4000000, supply=None):
+        self.supply = supply
         self.files = {}
         self.dirs = ["/"]
         self.capacity_bytes = capacity_bytes
@@ -262,6 +325,7 @@ class RamStorage:
         data = self.files.get(path)
         if data is None:
             raise OSError(2)
+        _step(self.supply, "read " + path)
         count = min(len(buffer), len(data))
         buffer[:count] = data[:count]
         return count
@@ -273,13 +337,16 @@ class RamStorage:
         data = b"".join(bytes(part) for part in parts)
         old = len(self.files.get(path, b""))
         self._check_room(len(data) - old if len(data) > old else 0)
+        _step(self.supply, "write " + path + ".tmp")
+        self.files[path + ".tmp"] = data
         if self.fail_renames:
-            self.files[path + ".tmp"] = data
             raise OSError(5)
-        self.files[path] = data
+        _step(self.supply, "rename " + path)
+        self.files[path] = self.files.pop(path + ".tmp")
 
     def append(self, path, data):
         self._check_room(len(data))
+        _step(self.supply, "append " + path)
         self.files[path] = self.files.get(path, b"") + bytes(data)
 
     def size(self, path):
@@ -291,6 +358,7 @@ class RamStorage:
 
     def remove(self, path):
         if path in self.files:
+            _step(self.supply, "remove " + path)
             del self.files[path]
 
     def listdir(self, path):
@@ -308,15 +376,19 @@ class RamStorage:
 
 def build_fake_hardware(config, frames=(), wakes=("sensor",), reset_cause="power_on",
                         storage=None, clock=None, camera_start_ms=0, frame_ms=0,
-                        sleep_ms=60000, active_ms=0):
-    """A Hardware object of fakes, one FakeServo per configured lid (None without a pin)."""
+                        sleep_ms=60000, active_ms=0, supply=None, cuts_power=True):
+    """A Hardware object of fakes, one FakeServo per configured lid (None without a pin);
+    a FakeLatch when config.latch. `supply` (a FakeSupply) numbers the steps of the
+    devices and of `storage` (give the same supply to the RamStorage)."""
     clock = clock if clock is not None else FakeClock()
-    servos = [FakeServo(clock, lid["name"]) if lid["pin"] >= 0 else None
+    servos = [FakeServo(clock, lid["name"], supply) if lid["pin"] >= 0 else None
               for lid in config.lids]
     wake = FakeWake(wakes, active_ms=active_ms, clock=clock)
+    latch = FakeLatch(clock, wake, cuts_power, supply) if config.latch else None
     return Hardware(
-        camera=FakeCamera(clock, frames, start_ms=camera_start_ms, frame_ms=frame_ms),
+        camera=FakeCamera(clock, frames, start_ms=camera_start_ms, frame_ms=frame_ms,
+                          supply=supply),
         lids=servos, wake=wake,
         status_led=FakeLed(clock, "status"), flash_led=FakeLed(clock, "flash"),
         clock=clock, power=FakePower(clock, reset_cause, sleep_ms, wake),
-        storage=storage if storage is not None else RamStorage())
+        storage=storage if storage is not None else RamStorage(), latch=latch)

@@ -1,4 +1,5 @@
-"""The bin's program: boot once, then serve each wake and go back to deep sleep.
+"""The bin's program: boot once, then serve each wake and go back to deep sleep, or (a
+latch-powered bin, power.mode "latch") switch its own power off.
 
 boot: read the config (bad values -> defaults + LED code), start the watchdog, notice a
 restart in the middle of a lid move (gentle moves for a while if it looks like a
@@ -6,7 +7,12 @@ brownout), close every lid after a cold start, load the model once.
 serve: a wake from the item sensor or the button runs one cycle; any exception is written
 to /errors.log and the bin sleeps and tries again on the next item.
 On the board deep sleep resets the chip, so every wake boots afresh; with fakes (tests,
-simulator) `deep_sleep` returns and the loop serves the next wake."""
+simulator) `deep_sleep` returns and the loop serves the next wake.
+Latch mode: the sensor or the button switched the supply on, so every power-on is an item.
+The keep-alive is asserted before anything slow (run_on_board); after the item, with its
+count and logs written and every lid closed, the bin waits (bounded) for the sensor to go
+idle and releases the keep-alive. A marker written just before that tells the next boot
+the last power-off was a clean one (no lid to close, nothing to report)."""
 import gc
 
 from smartbin import config as config_module
@@ -29,6 +35,8 @@ CODE_CONFIG = 2
 CODE_MODEL = 3
 CODE_BROWNOUT = 4
 _ITEM_WAKES = ("sensor", "button")
+# Written just before the keep-alive is released; found at power-on: a clean power-off.
+RELEASED_MARKER = "/released"
 
 
 class SmartBin:
@@ -44,6 +52,8 @@ class SmartBin:
         self.codes = []
         self.served = 0
         self.reason = None
+        self.lids_unsure = False  # a cycle failed: a lid may be open
+        self.camera_configured = False
 
     def boot(self):
         hw = self.hw
@@ -51,7 +61,11 @@ class SmartBin:
         storage = hw.storage
         self.errors = ErrorLog(storage, config.errors_path, config.errors_max_bytes, hw.clock)
         self.reset_cause = hw.power.reset_cause()
-        cold = self.reset_cause != "deep_sleep"
+        if (config.latch and self.reset_cause == "power_on"
+                and storage.exists(RELEASED_MARKER)):
+            self.reset_cause = "latch"  # switched off cleanly after the last item
+            storage.remove(RELEASED_MARKER)
+        cold = self.reset_cause not in ("deep_sleep", "latch")
         hw.power.start_watchdog(config.watchdog_ms)
         self.gentle = GentleMode(storage, GENTLE_MARKER, config.gentle_items)
         if cold and moving_marker_found(storage):
@@ -83,7 +97,7 @@ class SmartBin:
             self.errors.add("config: no lid for " + ",".join(decider.unmapped)
                             + " (general lid used)")
         preprocessor = Preprocessor(contract) if contract else None
-        if contract:
+        if contract and not self.camera_configured:
             hw.camera.configure(contract.width, contract.height, contract.channels == 1)
         self.cycle = Cycle(hw, config, contract, preprocessor, self.classifier, decider,
                            self.lids, self.counts, self.debug, self.errors)
@@ -109,6 +123,8 @@ class SmartBin:
         config = self.config
         try:
             self.contract = model_contract.load(self.hw.storage, config.contract_path)
+            if config.latch:
+                self.start_camera()
             if self.microlite is None:
                 raise model_contract.ContractError("no microlite module in this firmware")
             model = load_model(self.hw.storage, config.model_path)
@@ -120,6 +136,18 @@ class SmartBin:
             self.classifier = None
             self.errors.add("model: %s" % (error,))
             self.codes.append(CODE_MODEL)
+
+    def start_camera(self):
+        """Latch mode, where every boot is an item: the camera starts before the model is
+        read, so the sensor's auto-exposure settles while the flash is busy."""
+        contract = self.contract
+        camera = self.hw.camera
+        camera.configure(contract.width, contract.height, contract.channels == 1)
+        self.camera_configured = True
+        try:
+            camera.on()
+        except OSError as error:  # the cycle tries once more, then uses the general lid
+            self.errors.add("camera: %r" % (error,))
 
     def show_codes(self):
         led = self.hw.status_led
@@ -145,6 +173,7 @@ class SmartBin:
                 self.gentle.item_done()
                 self.lids.gentle = self.gentle.active()
         except Exception as error:
+            self.lids_unsure = True
             self.errors.add("cycle: %s %r" % (type(error).__name__, error))
             try:
                 self.counts.add_error()
@@ -153,6 +182,53 @@ class SmartBin:
         finally:
             self.lids.stop_all()
             self.hw.power.feed_watchdog()
+
+    def wake_reason(self, first):
+        """What woke the bin: the chip's wake cause, corrected for restarts that carry none."""
+        reason = self.hw.wake.reason()
+        if not first:
+            return reason
+        if self.reset_cause == "soft":
+            # A soft reset (the host tools restarting the app) keeps the chip's last
+            # deep-sleep wake cause: that item was served long ago.
+            return "power_on"
+        if self.config.latch and self.reset_cause in ("power_on", "latch"):
+            # only the sensor or the button switch a latch-powered bin on
+            return "sensor" if self.hw.wake.active() else "button"
+        return reason
+
+    def power_off(self):
+        """Latch mode: close any lid a failed cycle left open, wait (bounded) for the sensor
+        to go idle so the latch does not switch straight back on, note the clean power-off
+        and release the keep-alive. Returns only if the power stayed on (USB, or a sensor
+        still active): then the caller deep sleeps as an unlatched bin would."""
+        hw = self.hw
+        config = self.config
+        if self.lids_unsure:
+            try:
+                self.lids.close_all()
+                self.lids_unsure = False
+            except Exception as error:
+                self.errors.add("power off: closing lids: %s %r" % (type(error).__name__,
+                                                                    error))
+            self.lids.stop_all()
+        waited = 0
+        while hw.wake.active() and waited < config.release_wait_ms:
+            hw.clock.sleep_ms(100)
+            hw.power.feed_watchdog()
+            waited += 100
+        hw.status_led.off()
+        if not hw.storage.exists(RELEASED_MARKER):  # on USB it stays: spare the flash
+            try:
+                hw.storage.write(RELEASED_MARKER, b"1")
+            except OSError:
+                pass  # flash full: the next boot closes the lids once more, nothing worse
+        hw.power.feed_watchdog()
+        hw.latch.release()
+        hw.clock.sleep_ms(config.off_fallback_ms)
+        # Still running: USB feeds the board, or the sensor holds the supply on.
+        print("power stayed on %d ms after the keep-alive was released: deep sleep"
+              % config.off_fallback_ms)
 
     def sleep(self):
         """Wait (bounded) for the sensor to go quiet, then deep sleep until the next item.
@@ -163,6 +239,9 @@ class SmartBin:
         again; the button still wakes it."""
         hw = self.hw
         config = self.config
+        hw.camera.off()  # started at boot for an item that never came (a soft reset)
+        if hw.latch is not None:
+            self.power_off()
         waited = 0
         while hw.wake.active() and waited < config.wait_idle_ms:
             hw.clock.sleep_ms(100)
@@ -185,12 +264,7 @@ def main(hw, config, microlite=None, wakes=0):
     smart_bin.boot()
     count = 0
     while True:
-        reason = hw.wake.reason()
-        if count == 0 and smart_bin.reset_cause == "soft":
-            # A soft reset (the host tools restarting the app) keeps the chip's last
-            # deep-sleep wake cause: that item was served long ago.
-            reason = "power_on"
-        smart_bin.serve(reason)
+        smart_bin.serve(smart_bin.wake_reason(count == 0))
         smart_bin.sleep()
         count += 1
         if wakes and count >= wakes:
@@ -204,7 +278,9 @@ def run_on_board():
 
     storage = Storage()
     config = config_module.load(storage, CONFIG_PATH)
-    hw = board.build_hardware(config, storage)
+    # Latch mode: keep the supply on before anything slow (model, camera, lids).
+    latch = board.hold_power(config)
+    hw = board.build_hardware(config, storage, latch)
     try:
         import microlite
     except ImportError:

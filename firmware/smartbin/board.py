@@ -14,6 +14,8 @@ Interfaces (the fakes in firmware/sim implement the same):
                start_watchdog(ms), feed_watchdog(), deep_sleep() (until an item or the
                button), deep_sleep_for(ms) (until the timer or the button)
   storage      smartbin.storage.Storage
+  latch        None, or (power.mode "latch") hold(), release(), park(): the keep-alive
+               line of the power latch (docs/power-latch.md)
 
 MicroPython 1.27 names no brownout: ports/esp32/modmachine.c maps ESP_RST_BROWNOUT to
 PWRON_RESET, so a brownout reads "power_on" here (the app looks for other evidence).
@@ -41,7 +43,8 @@ _SERVO_HZ = 50
 
 
 class Hardware:
-    def __init__(self, camera, lids, wake, status_led, flash_led, clock, power, storage):
+    def __init__(self, camera, lids, wake, status_led, flash_led, clock, power, storage,
+                 latch=None):
         self.camera = camera
         self.lids = lids
         self.wake = wake
@@ -50,6 +53,35 @@ class Hardware:
         self.clock = clock
         self.power = power
         self.storage = storage
+        self.latch = latch
+
+
+class PowerLatch:
+    """The keep-alive line of a latch-powered bin. The wake sensor (or the button) switches
+    the supply on; this line, driven to `level`, keeps it on until the item is served;
+    released, the supply goes off (unless the sensor still holds it, or USB feeds the
+    board). Constructing it asserts the line: the app does that before anything slow."""
+
+    def __init__(self, pin, level):
+        self.level = level
+        self.pin = Pin(pin, Pin.OUT, value=level, hold=False)
+
+    def hold(self):
+        self.pin.value(self.level)
+
+    def release(self):
+        self.pin.value(1 - self.level)
+
+    def park(self):
+        """Released, and held released through a fallback deep sleep."""
+        self.pin.init(Pin.OUT, value=1 - self.level, hold=True)
+
+
+def hold_power(config):
+    """The latch with its keep-alive asserted (power.mode "latch"), else None."""
+    if not config.latch:
+        return None
+    return PowerLatch(config.pins["keep_alive"], config.keep_alive_level)
 
 
 class BoardCamera:
@@ -248,15 +280,18 @@ class Power:
         machine.deepsleep(ms)
 
 
-def build_hardware(config, storage):
-    """Construct every device from the validated config (nothing moves yet)."""
+def build_hardware(config, storage, latch=None):
+    """Construct every device from the validated config (nothing moves yet); `latch` is
+    hold_power()'s, made before anything else."""
     pins = config.pins
     wake = Wake(pins["wake"], pins["wake_level"], pins["button"])
     servos = [PwmServo(lid["pin"]) if lid["pin"] >= 0 else None for lid in config.lids]
     status_led = Led(pins["status_led"], pins["status_led_active_low"])
     flash_led = Led(pins["flash_led"])
     parked = [servo for servo in servos if servo is not None] + [status_led, flash_led]
+    if latch is not None:
+        parked.append(latch)
     return Hardware(
         camera=BoardCamera(pins, config.xclk_hz), lids=servos, wake=wake,
         status_led=status_led, flash_led=flash_led, clock=Clock(),
-        power=Power(wake, parked), storage=storage)
+        power=Power(wake, parked), storage=storage, latch=latch)

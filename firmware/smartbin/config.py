@@ -27,6 +27,8 @@ _NUMBERS = (
     ("debug", "max_frames", "debug_max_frames", 20, 0, 500),
     ("debug", "max_bytes", "debug_max_bytes", 600000, 0, 2000000),
     ("errors", "max_bytes", "errors_max_bytes", 8192, 512, 65536),
+    ("power", "release_wait_ms", "release_wait_ms", 8000, 0, 120000),
+    ("power", "off_fallback_ms", "off_fallback_ms", 2000, 100, 10000),
 )
 _BOOLS = (
     ("decide", "recapture", "recapture", True),
@@ -51,6 +53,10 @@ _DEFAULT_CLASS_TO_LID = {
     "cardboard": "paper", "paper": "paper", "glass": "containers", "metal": "containers",
     "plastic": "containers", "trash": "general",
 }
+POWER_MODES = ("deep_sleep", "latch")
+# The keep-alive of the latch (docs/power-latch.md): GPIO12 is free on the AI-Thinker board
+# and, driven active-high, is low at reset as that strapping pin needs.
+_KEEP_ALIVE_PIN = 12
 _KNOWN_KEYS = ("schema", "model", "decide", "lids", "class_to_lid", "servo", "camera",
                "pins", "sleep", "watchdog_ms", "debug", "errors", "counts", "power")
 
@@ -179,6 +185,28 @@ def _pins(raw, problems):
     return pins
 
 
+def _power(power, config, problems):
+    """power.mode and the latch's keep-alive pin; the rest of "power" is the host's
+    battery estimate (`smartbin power`). In deep_sleep mode the keep-alive pin is not
+    claimed, so it is free for nothing else to clash with."""
+    mode = power.get("mode", "deep_sleep")
+    if mode not in POWER_MODES:
+        problems.append("power.mode: must be one of " + ", ".join(POWER_MODES))
+        mode = "deep_sleep"
+    pin = power.get("keep_alive_pin", _KEEP_ALIVE_PIN)
+    if not _is_int(pin) or not 0 <= pin <= 39:
+        problems.append("power.keep_alive_pin: must be a GPIO number")
+        pin = _KEEP_ALIVE_PIN
+    level = power.get("keep_alive_level", 1)
+    if level not in (0, 1) or isinstance(level, bool):
+        problems.append("power.keep_alive_level: must be 0 or 1")
+        level = 1
+    config.power_mode = mode
+    config.latch = mode == "latch"
+    config.keep_alive_level = level
+    config.pins["keep_alive"] = pin if config.latch else -1  # judged in pin_owners
+
+
 def validate(raw):
     """Turn parsed JSON (anything) into a Config with defaults for every bad value."""
     config = Config()
@@ -218,9 +246,14 @@ def validate(raw):
         config.general_lid = lid_names[-1]
     config.class_to_lid = _class_to_lid(raw, lid_names, problems)
     config.pins = _pins(raw, problems)
+    _power(_section(raw, "power", problems), config, problems)
     # flash, PSRAM, console, camera, input-only and shared pins: one table, also the host's
     config.pin_conflicts, config.pin_warnings = pin_owners.settle(config.pins, config.lids)
     problems.extend(config.pin_conflicts)
+    if config.latch and config.pins["keep_alive"] < 0:
+        problems.append("power.mode: latch needs a usable keep_alive_pin, using deep_sleep")
+        config.power_mode = "deep_sleep"
+        config.latch = False
     # A watchdog shorter than one open-hold-close would reset the bin mid-move.
     longest_move = 2 * config.gentle_ramp_ms + config.hold_open_ms + config.settle_ms
     if config.watchdog_ms < longest_move + 10000:

@@ -47,6 +47,7 @@ class Cycle:
         moved = clock.ticks_ms()
         self.timings["look_ms"] = decided - started
         self.timings["lid_ms"] = moved - decided
+        self.timings["result_ms"] = decided  # since start-up: a cold boot's boot-to-result
         self.log()
 
     def look(self):
@@ -108,7 +109,7 @@ class Cycle:
                     "height": self.contract.height if self.contract else 0,
                     "format": "GRAY" if self.contract and self.contract.channels == 1
                     else "RGB565", "look_ms": self.timings["look_ms"],
-                    "lid_ms": self.timings["lid_ms"]}
+                    "lid_ms": self.timings["lid_ms"], "result_ms": self.timings["result_ms"]}
             if self.classifier is not None and self.label >= 0:
                 meta["confidence"] = self.contract.confidence(self.score)
                 meta["scores"] = list(self.classifier.scores)

@@ -24,15 +24,24 @@ class DebugStore:
         if max_frames <= 0:
             return
         storage.mkdir(folder)
-        for name in storage.listdir(folder):
+        names = storage.listdir(folder)
+        for name in names:
             if name.endswith(".tmp"):  # a write cut short by power loss
                 storage.remove(folder + "/" + name)
-            if not (name.endswith(".raw") and name[:-4].isdigit()):
                 continue
-            seq = int(name[:-4])
-            size = storage.size(self._path(seq, ".raw"))
-            size += max(0, storage.size(self._path(seq, ".json")))
-            self.kept.append([seq, size])
+            stem, dot, ext = name.rpartition(".")
+            if not (stem.isdigit() and ext in ("raw", "json")):
+                continue
+            other = stem + (".json" if ext == "raw" else ".raw")
+            if other not in names:
+                # half a pair: power was cut between its two files (written .raw first,
+                # removed .raw first)
+                storage.remove(folder + "/" + name)
+                continue
+            if ext == "raw":
+                seq = int(stem)
+                self.kept.append([seq, storage.size(self._path(seq, ".raw"))
+                                  + storage.size(self._path(seq, ".json"))])
         self.kept.sort()
         self.next_seq = self.kept[-1][0] + 1 if self.kept else 0
 

@@ -41,6 +41,7 @@ _CAMERA = (
 _DEVICES = (
     ("wake", "wake sensor", False, False), ("button", "button", False, True),
     ("status_led", "status LED", True, True), ("flash_led", "flash LED", True, True),
+    ("keep_alive", "power keep-alive", True, True),
 )
 
 
@@ -52,7 +53,8 @@ def _claims(pins, lids):
     for index, gpio in enumerate(pins["camera_data"]):
         claims.append((gpio, "camera D%d" % index, False, None))
     for key, name, drives, optional in _CAMERA + _DEVICES:
-        claims.append((pins[key], name, drives, _off(pins, key) if optional else None))
+        gpio = pins.get(key, -1)  # keep_alive: only a latch-powered bin has one
+        claims.append((gpio, name, drives, _off(pins, key) if optional else None))
     for lid in lids:
         claims.append((lid["pin"], "lid " + lid["name"], True, _off(lid, "pin")))
     return claims

@@ -20,7 +20,8 @@ def _camera(storage, config_path):
     from smartbin import config as config_module
 
     config = config_module.load(storage, config_path)
-    return board.build_hardware(config, storage).camera, config.warmup_frames
+    hardware = board.build_hardware(config, storage, board.hold_power(config))  # stay on
+    return hardware.camera, config.warmup_frames
 
 
 def capture(count, width, height, grayscale, label="", folder=_CAPTURE_DIR,

@@ -180,5 +180,7 @@ def session(config_path="/config.json"):
             import microlite
         except ImportError:
             microlite = None
-        _checks = Checks(board.build_hardware(config, storage), config, microlite)
+        # a latch-powered bin stays on while the host runs the checks
+        hardware = board.build_hardware(config, storage, board.hold_power(config))
+        _checks = Checks(hardware, config, microlite)
     return _checks

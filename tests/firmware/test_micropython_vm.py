@@ -233,3 +233,38 @@ emit({"lids": lids, "counts": json.loads(storage.read("/counts.json"))["lids"]})
     assert value["lids"] == [[True, True, True], [False, True, False],
                              [False, True, False], [True, False, False]]
     assert value["counts"] == {"containers": 2, "paper": 1}
+
+
+def test_a_latch_powered_bin_switches_itself_off_and_survives_cuts_in_micropython():
+    config = json.loads((FIRMWARE / "config.json").read_text())
+    config["power"]["mode"] = "latch"
+    script = SETUP + """
+from sim.fakes import FakeSupply, PowerCut
+
+def switch_on(supply=None):
+    storage = Storage("/flash")
+    config = config_module.load(storage)
+    hw = build_fake_hardware(config, wakes=["power_on"], storage=storage, supply=supply)
+    hw.camera.show("/frames/3.raw")
+    try:
+        app.main(hw, config, FakeMicrolite(), wakes=1)
+    except PowerCut as cut:
+        return hw, str(cut)
+    return hw, None
+
+hw, first = switch_on()
+# a half-written debug pair and a temp file, as a power cut leaves them
+open("/flash/debug/000001.raw", "wb").write(b"x")
+open("/flash/counts.json.tmp", "wb").write(b"{")
+hw, second = switch_on()
+emit({"first": first, "second": second, "latch": [r[1] for r in hw.latch.records],
+      "counts": json.loads(open("/flash/counts.json").read())["items"],
+      "debug": sorted(__import__("os").listdir("/flash/debug")),
+      "released": "released" in __import__("os").listdir("/flash")})
+"""
+    value = run_micropython(script, mounts=FIRMWARE_MOUNTS,
+                            files=flash_files(config)).values[0]
+    assert value["first"] == value["second"] == "keep-alive released"
+    assert value["latch"] == ["release"] and value["counts"] == 2 and value["released"]
+    # the half pair 000001 was dropped at boot and its number reused by the second item
+    assert value["debug"] == ["000000.json", "000000.raw", "000001.json", "000001.raw"]

@@ -25,7 +25,7 @@ def test_verbose_after_the_subcommand_shows_the_traceback(tmp_path):
 def test_an_unexpected_disk_error_is_one_line_not_a_traceback(monkeypatch, capsys):
     from host_tools import power
 
-    def disk_full(config_path):
+    def disk_full(*paths):
         raise OSError(28, "No space left on device", "/media/stick/report.md")
 
     monkeypatch.setattr(power, "estimate", disk_full)

@@ -183,3 +183,15 @@ def test_strapping_pins_of_the_default_config_are_warned_about(photos, tiny_int8
                 if line.startswith("pin warning: ")]
     assert [line.split()[2:5] for line in warnings] == [["GPIO15", "for", "lid"],
                                                          ["GPIO2", "for", "lid"]]
+
+
+def test_a_latch_powered_config_sorts_the_same_as_a_deep_sleeping_one(photos, tiny_int8_model,
+                                                                       tmp_path):
+    raw = json.loads(power.DEFAULT_CONFIG.read_text())
+    raw["power"]["mode"] = "latch"
+    latch_config = tmp_path / "latch.json"
+    latch_config.write_text(json.dumps(raw))
+    latch = simulate.simulate(photos, tiny_int8_model, latch_config)
+    deep = simulate.simulate(photos, tiny_int8_model)
+    assert [i["lid"] for i in latch["items"]] == [i["lid"] for i in deep["items"]]
+    assert latch["summary"]["counts"] == deep["summary"]["counts"]

@@ -183,17 +183,13 @@ def image_to_pixels(image, contract):
 
 
 def load_image(path):
-    """Open a photo fully (so corrupt files fail here), with EXIF rotation applied."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    """Open a photo the way every command does (data.images.open_photo): fully decoded,
+    EXIF rotation applied, as 8-bit RGB."""
+    from host_tools.data import images
 
     try:
-        with Image.open(path) as image:
-            image.load()
-            return ImageOps.exif_transpose(image).convert("RGB")
-    except FileNotFoundError:
-        raise SmartbinError("no such image: %s" % path)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
-            Image.DecompressionBombError) as error:
+        return images.open_photo(path)[0]
+    except SmartbinError as error:
         raise SmartbinError("cannot read image %s: %s" % (path, error))
 
 

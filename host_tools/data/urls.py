@@ -9,7 +9,6 @@ those that failed for a reason worth retrying, such as a timeout).
 """
 import concurrent.futures
 import hashlib
-import io
 import json
 import time
 from pathlib import Path
@@ -20,8 +19,6 @@ from host_tools.errors import SmartbinError
 
 MANIFEST_NAME = "urls-manifest.json"
 URLS_FILE = "urls.txt"
-_SUFFIX_BY_FORMAT = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "BMP": ".bmp",
-                     "WEBP": ".webp"}
 # HTTP statuses worth asking again later; any other 4xx/5xx is final.
 _TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
@@ -137,13 +134,6 @@ def _fetch_one(url, timeout, retries, max_bytes):
     return "ok", data, info
 
 
-def _image_suffix(data):
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as image:
-        return _SUFFIX_BY_FORMAT.get(image.format, "." + (image.format or "img").lower())
-
-
 def collect_urls(source, dest, label=None, workers=8, timeout=15.0, retries=2,
                  max_bytes=20_000_000, progress=None):
     """Download the photos listed by SRC into `dest/<class>/`; return a summary.
@@ -232,7 +222,7 @@ def _file_result(url, result, class_name, folder, known, entries):
         return {"skipped": status, "detail": payload, "retry": extra}
     data, info = payload, extra
     digest = hashlib.sha256(data).hexdigest()
-    name = "url-%s%s" % (digest[:16], _image_suffix(data))
+    name = "url-%s%s" % (digest[:16], images.SUFFIX_BY_FORMAT[info["format"]])
     relpath = "%s/%s" % (class_name, name)
     existing = known["sha256"].get(digest)
     # Our own file with this name is a duplicate when another URL brought it; with no

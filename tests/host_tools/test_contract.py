@@ -95,3 +95,10 @@ def test_load_refuses_a_bad_sorting_block(tmp_path, threshold, target):
     (tmp_path / "model.json").write_text(json.dumps(_with_sorting(threshold, target)))
     with pytest.raises(SmartbinError, match="sorting"):
         contract.load(tmp_path)
+
+
+def test_load_image_decodes_16bit_grey_as_the_data_tools_do(tmp_path):
+    from PIL import Image
+    path = tmp_path / "grey16.png"
+    Image.fromarray(np.full((8, 8), 32768, np.uint16)).save(path)
+    assert abs(float(np.asarray(contract.load_image(path)).mean()) - 128) <= 1

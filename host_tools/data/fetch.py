@@ -33,7 +33,11 @@ class HttpError(SmartbinError):
 
 def check_http_url(url):
     """Raise SmartbinError unless `url` is an absolute http(s) URL with a host."""
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 -- parsing the port is what refuses "http://h:99999"
+    except ValueError as error:
+        raise NotHttp("malformed URL %s (%s)" % (url, error))
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         raise NotHttp("not an http(s) URL: %s" % url)
 

@@ -49,6 +49,17 @@ def _is_class_folder(path):
     return path.is_dir() and not path.name.startswith((".", "_"))
 
 
+def refuse_case_twins(labels, where):
+    """Raise SmartbinError when two class names differ only in case (`Glass`, `glass`):
+    on some disks they are one folder, and a model would learn two classes of one thing."""
+    seen = {}
+    for label in sorted(labels):
+        twin = seen.setdefault(label.casefold(), label)
+        if twin != label:
+            raise SmartbinError("class folders %s and %s in %s differ only in case; merge them "
+                                "into one" % (twin, label, where))
+
+
 def list_class_folders(data_dir):
     """Map each class label (a sub-folder's name) to its sorted image paths.
 
@@ -67,6 +78,7 @@ def list_class_folders(data_dir):
     if not classes:
         raise SmartbinError("%s has no class folders (expected %s/<label>/*.jpg)"
                             % (data_dir, data_dir))
+    refuse_case_twins(classes, data_dir)
     empty = [label for label, paths in classes.items() if not paths]
     if empty:
         raise SmartbinError("class folder%s %s in %s ha%s no images"
@@ -140,8 +152,7 @@ def open_photo(source, draft_size=None):
     except FileNotFoundError:
         raise SmartbinError("no such file")
     except UnidentifiedImageError:
-        raise SmartbinError("not a photo format we read (%s)" % ", ".join(
-            sorted(set(SUFFIX_BY_FORMAT.values()))))
+        raise SmartbinError("not an image format we read (JPEG, PNG, BMP, GIF, WebP, TIFF)")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise SmartbinError(str(error).split("\n")[0] or type(error).__name__)
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError,

@@ -30,7 +30,8 @@ def read_url_list(path):
     not http(s) URLs.
     """
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        # utf-8-sig: an editor's byte-order mark must not hide the first URL.
+        text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise SmartbinError("no URL list at %s" % path)
     except (OSError, UnicodeDecodeError) as error:
@@ -71,6 +72,7 @@ def find_url_lists(source, label=None):
              and not folder.name.startswith((".", "_"))}
     if not lists:
         raise SmartbinError("%s has no <class>/%s files" % (source, URLS_FILE))
+    images.refuse_case_twins(lists, source)
     return lists
 
 

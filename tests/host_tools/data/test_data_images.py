@@ -168,7 +168,7 @@ def test_every_format_read_is_saved_under_a_suffix_that_data_check_lists():
 
 
 def test_a_format_that_is_not_a_photo_is_refused():
-    with pytest.raises(SmartbinError, match="not a photo format"):
+    with pytest.raises(SmartbinError, match="not an image format we read"):
         images.open_photo(_encoded(Image.new("RGB", (16, 16)), "ICO"))
 
 

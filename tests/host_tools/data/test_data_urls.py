@@ -160,3 +160,25 @@ def test_cli_reports_counts(tmp_path, zoo, capsys):
     out = capsys.readouterr().out
     assert "can: 1 added, 0 already done; skipped: 1 not an image" in out
     assert "warning: %s line 3" % source in out
+
+
+def test_a_byte_order_mark_does_not_hide_the_first_url(tmp_path):
+    path = tmp_path / "urls.txt"
+    path.write_bytes("\ufeffhttp://example.com/a.png\nhttp://example.com/b.png\n"
+                     .encode("utf-8"))
+    assert urls.read_url_list(path) == (["http://example.com/a.png",
+                                         "http://example.com/b.png"], [])
+
+
+@pytest.mark.parametrize("bad", ["http://[::1", "http://host:99999/a.png",
+                                 "http://[::1]:port/a.png"])
+def test_a_malformed_url_is_a_skipped_line_not_a_traceback(tmp_path, bad):
+    path = _write_list(tmp_path / "urls.txt", [bad, "http://example.com/a.png"])
+    assert urls.read_url_list(path) == (["http://example.com/a.png"], [(1, bad)])
+
+
+def test_url_lists_for_classes_differing_only_in_case_are_refused(tmp_path):
+    _write_list(tmp_path / "src" / "Glass" / "urls.txt", ["http://127.0.0.1:1/a.png"])
+    _write_list(tmp_path / "src" / "glass" / "urls.txt", ["http://127.0.0.1:1/b.png"])
+    with pytest.raises(SmartbinError, match="Glass and glass .* differ only in case"):
+        urls.collect_urls(tmp_path / "src", tmp_path / "data", **FAST)

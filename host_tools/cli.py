@@ -115,6 +115,12 @@ def main(argv=None):
         where = " (%s)" % error.filename if error.filename else ""
         print("error: %s%s" % (error.strerror or error, where), file=sys.stderr)
         return 1
+    except RecursionError:
+        # A hostile file (JSON nested thousands deep) that a parser met before our checks.
+        if verbose:
+            raise
+        print("error: input nested too deeply to read", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

@@ -76,11 +76,12 @@ def open_url(url, timeout, headers=None):
         raise SmartbinError("cannot download " + _describe(url, error))
 
 
-def get_bytes(url, timeout=15.0, max_bytes=20_000_000, max_seconds=None):
+def get_bytes(url, timeout=15.0, max_bytes=20_000_000, max_seconds=None, stop=None):
     """Download a small file into memory; refuse anything longer than `max_bytes`.
 
     `timeout` bounds each wait for the server; `max_seconds` the whole transfer (a server
-    trickling bytes never trips the first). Returns (bytes, final URL after redirects).
+    trickling bytes never trips the first). `stop` (a threading.Event) abandons the
+    transfer once set. Returns (bytes, final URL after redirects).
     """
     started = time.monotonic()
     with open_url(url, timeout) as response:
@@ -91,10 +92,14 @@ def get_bytes(url, timeout=15.0, max_bytes=20_000_000, max_seconds=None):
         chunks, size = [], 0
         try:
             while True:
-                chunk = response.read(_BLOCK)
+                # read1: whatever one receive brings, so a server dripping a byte at a time
+                # meets the deadline check after each byte, not after _BLOCK of them.
+                chunk = response.read1(_BLOCK)
                 if not chunk:
                     break
                 size += len(chunk)
+                if stop is not None and stop.is_set():
+                    raise SmartbinError("cannot download %s: stopped" % url)
                 if max_seconds is not None and time.monotonic() - started > max_seconds:
                     raise SmartbinError("cannot download %s: slower than %g s in all"
                                         % (url, max_seconds))

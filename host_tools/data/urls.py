@@ -10,7 +10,7 @@ those that failed for a reason worth retrying, such as a timeout).
 import concurrent.futures
 import hashlib
 import json
-import time
+import threading
 from pathlib import Path
 
 from host_tools import atomic
@@ -108,12 +108,15 @@ def _settled(entry, folder):
     return not entry.get("retry", False)
 
 
-def _fetch_one(url, timeout, retries, max_bytes):
+def _fetch_one(url, timeout, retries, max_bytes, stop):
     """Download and decode one URL. Returns ("ok", data, info) or (category, detail, retry)."""
+    failure = ("network error", "cannot download %s: stopped" % url, True)
     for attempt in range(retries + 1):
+        if stop.is_set():
+            return failure
         try:
             data, _ = fetch.get_bytes(url, timeout=timeout, max_bytes=max_bytes,
-                                      max_seconds=timeout * 4)
+                                      max_seconds=timeout * 4, stop=stop)
             break
         except fetch.TooLarge as error:
             return "too large", str(error), False
@@ -126,7 +129,7 @@ def _fetch_one(url, timeout, retries, max_bytes):
         except SmartbinError as error:
             failure = ("network error", str(error), True)
         if attempt < retries:
-            time.sleep(0.25 * 2 ** attempt)
+            stop.wait(0.25 * 2 ** attempt)
     else:
         return failure
     try:
@@ -176,27 +179,47 @@ def collect_urls(source, dest, label=None, workers=8, timeout=15.0, retries=2,
                 pending.append(url)
         if progress:
             progress(done, total)
-        chunk = max(4 * workers, 16)
-        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-            for start in range(0, len(pending), chunk):
-                batch = pending[start:start + chunk]
-                results = list(pool.map(
-                    lambda url: _fetch_one(url, timeout, retries, max_bytes), batch))
-                for url, result in zip(batch, results):
-                    entry = _file_result(url, result, class_name, folder, known, entries)
-                    entries[url] = entry
-                    key = "added" if "file" in entry else entry["skipped"]
-                    counts[key] = counts.get(key, 0) + 1
-                    done += 1
-                    if progress:
-                        progress(done, total)
-                # Saved after every batch, so an interrupted run keeps what it fetched.
+        save_every = max(4 * workers, 16)
+        stop = threading.Event()
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
+        try:
+            futures = [pool.submit(_fetch_one, url, timeout, retries, max_bytes, stop)
+                       for url in pending]
+            # Results are taken in list order (which of two copies is kept never depends
+            # on which download finished first), each as soon as it is there.
+            for index, (url, future) in enumerate(zip(pending, futures), 1):
+                entry = _file_result(url, future.result(), class_name, folder, known, entries)
+                entries[url] = entry
+                key = "added" if "file" in entry else entry["skipped"]
+                counts[key] = counts.get(key, 0) + 1
+                done += 1
+                if progress:
+                    progress(done, total)
+                if index % save_every == 0:
+                    _save_manifest(manifest_path, entries)
+        finally:
+            # Also on Ctrl-C or an error: downloads not started are dropped, running ones
+            # stop at their next block, and the manifest keeps every URL that finished.
+            stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            if pending or not manifest_path.exists():
                 _save_manifest(manifest_path, entries)
-        if not manifest_path.exists():
-            _save_manifest(manifest_path, entries)
+        if not _has_photos(folder):
+            # A class folder without photos would make the whole data set fail its check.
+            manifest_path.unlink()
+            if not any(folder.iterdir()):
+                folder.rmdir()
+            warnings.append("no photo of class %s could be fetched; %s not created"
+                            % (class_name, folder))
+        else:
+            summary["manifests"].append(str(manifest_path))
         summary["classes"][class_name] = counts
-        summary["manifests"].append(str(manifest_path))
     return summary
+
+
+def _has_photos(folder):
+    return folder.is_dir() and any(path.is_file() and images.is_image_name(path)
+                                   for path in folder.iterdir())
 
 
 def _known_photos(dest):

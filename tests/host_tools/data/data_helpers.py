@@ -45,7 +45,8 @@ class FakeWeb:
     `routes[path]` is a dict: body (bytes), status (default 200), redirect (a path or URL),
     delay (seconds before the body), break_once (send only this many bytes, once, then
     drop the connection), ranges (honour `Range: bytes=N-`, default True), no_length
-    (send no Content-Length: the body ends when the connection closes).
+    (send no Content-Length: the body ends when the connection closes), drip (seconds
+    between single bytes of the body; `dripped[path]` counts the bytes sent).
     `requests` records (path, Range header) of every request.
     """
 
@@ -56,6 +57,7 @@ class FakeWeb:
         web = self
         self.routes = {}
         self.requests = []
+        self.dripped = {}
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def log_message(self, *args):
@@ -100,7 +102,14 @@ class FakeWeb:
                     payload = payload[:route.pop("break_once")]
                     self.close_connection = True
                 try:
-                    self.wfile.write(payload)
+                    if route.get("drip"):
+                        for index in range(len(payload)):
+                            self.wfile.write(payload[index:index + 1])
+                            self.wfile.flush()
+                            web.dripped[self.path] = index + 1
+                            time.sleep(route["drip"])
+                    else:
+                        self.wfile.write(payload)
                 except OSError:
                     pass
 

@@ -182,3 +182,43 @@ def test_url_lists_for_classes_differing_only_in_case_are_refused(tmp_path):
     _write_list(tmp_path / "src" / "glass" / "urls.txt", ["http://127.0.0.1:1/b.png"])
     with pytest.raises(SmartbinError, match="Glass and glass .* differ only in case"):
         urls.collect_urls(tmp_path / "src", tmp_path / "data", **FAST)
+
+
+def test_a_server_dripping_bytes_cannot_outlast_the_download_deadline(tmp_path, web):
+    body = photo_bytes(1)
+    web.routes["/drip.png"] = {"body": body, "drip": 0.01}
+    source = _write_list(tmp_path / "urls.txt", [web.url("/drip.png")])
+    urls.collect_urls(source, tmp_path / "d", label="can",
+                      **dict(FAST, timeout=0.25))
+    assert web.dripped["/drip.png"] < len(body)
+    assert not (tmp_path / "d" / "can").exists()
+
+
+def test_ctrl_c_stops_the_downloads_and_keeps_the_manifest_of_what_finished(tmp_path, web):
+    web.routes["/good1.png"] = {"body": photo_bytes(1)}
+    slow = ["/slow%d.png" % n for n in range(10)]
+    for path in slow:
+        web.routes[path] = {"body": photo_bytes(2), "delay": 0.5}
+    source = _write_list(tmp_path / "urls.txt", [web.url(p) for p in ["/good1.png"] + slow])
+
+    def interrupt(done, total):
+        if done:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        urls.collect_urls(source, tmp_path / "d", label="can", progress=interrupt,
+                          **dict(FAST, workers=1))
+    entries = _entries(tmp_path / "d", "can")
+    assert list(entries) == [web.url("/good1.png")] and "file" in entries[web.url("/good1.png")]
+    assert len(web.requests) < 1 + len(slow)
+
+
+def test_a_class_whose_urls_all_fail_leaves_no_folder(tmp_path, web):
+    web.routes["/good1.png"] = {"body": photo_bytes(1)}
+    _write_list(tmp_path / "src" / "paper" / "urls.txt", [web.url("/good1.png")])
+    _write_list(tmp_path / "src" / "glass" / "urls.txt", [web.url("/missing.png")])
+    summary = urls.collect_urls(tmp_path / "src", tmp_path / "d", **FAST)
+    assert not (tmp_path / "d" / "glass").exists()
+    assert any("no photo of class glass" in warning for warning in summary["warnings"])
+    from host_tools.data import images
+    assert list(images.list_class_folders(tmp_path / "d")) == ["paper"]

@@ -2,6 +2,8 @@
 timeouts, a size cap, and resumable downloads into a `.part` file (HTTP Range)."""
 import http.client
 import os
+import socket
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -49,7 +51,51 @@ class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-_OPENER = urllib.request.build_opener(_HttpOnlyRedirects)
+class _Watch(threading.local):
+    """The sockets of this thread's current transfer, so that a deadline can cut them
+    (a server sending its headers a byte at a time never trips a socket timeout)."""
+
+    def __init__(self):
+        self.sockets = None
+
+    def track(self, sock):
+        if self.sockets is not None:
+            self.sockets.append(sock)
+
+
+_WATCH = _Watch()
+
+
+def _tracked(connection_class):
+    class Tracked(connection_class):
+        def connect(self):
+            super().connect()
+            _WATCH.track(self.sock)
+    return Tracked
+
+
+class _TrackedHTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(_tracked(http.client.HTTPConnection), req)
+
+
+class _TrackedHTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req):
+        return self.do_open(_tracked(http.client.HTTPSConnection), req,
+                            context=self._context)
+
+
+_OPENER = urllib.request.build_opener(_HttpOnlyRedirects, _TrackedHTTPHandler,
+                                      _TrackedHTTPSHandler)
+
+
+def _cut(sockets, expired):
+    expired.set()
+    for sock in list(sockets):
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def _describe(url, error):
@@ -83,6 +129,29 @@ def get_bytes(url, timeout=15.0, max_bytes=20_000_000, max_seconds=None, stop=No
     trickling bytes never trips the first). `stop` (a threading.Event) abandons the
     transfer once set. Returns (bytes, final URL after redirects).
     """
+    if max_seconds is None:
+        return _get_bytes(url, timeout, max_bytes, None, stop)
+    sockets, expired = [], threading.Event()
+    watchdog = threading.Timer(max_seconds, _cut, (sockets, expired))
+    watchdog.daemon = True
+    _WATCH.sockets = sockets
+    watchdog.start()
+    try:
+        result = _get_bytes(url, timeout, max_bytes, max_seconds, stop)
+    except SmartbinError:
+        if not expired.is_set():
+            raise
+        result = None
+    finally:
+        watchdog.cancel()
+        _WATCH.sockets = None
+    if expired.is_set():
+        # The watchdog cut the connection: whatever arrived is not the whole file.
+        raise SmartbinError("cannot download %s: slower than %g s in all" % (url, max_seconds))
+    return result
+
+
+def _get_bytes(url, timeout, max_bytes, max_seconds, stop):
     started = time.monotonic()
     with open_url(url, timeout) as response:
         announced = response.headers.get("Content-Length")

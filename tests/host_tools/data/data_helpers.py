@@ -46,7 +46,8 @@ class FakeWeb:
     delay (seconds before the body), break_once (send only this many bytes, once, then
     drop the connection), ranges (honour `Range: bytes=N-`, default True), no_length
     (send no Content-Length: the body ends when the connection closes), drip (seconds
-    between single bytes of the body; `dripped[path]` counts the bytes sent).
+    between single bytes of the body; `dripped[path]` counts the bytes sent), drip_headers
+    (the same for a long header, before any body).
     `requests` records (path, Range header) of every request.
     """
 
@@ -68,6 +69,19 @@ class FakeWeb:
 
                 web.requests.append((self.path, self.headers.get("Range")))
                 route = web.routes.get(self.path)
+                if route is not None and route.get("drip_headers"):
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                    header = b"X-Slow: " + b"a" * 10_000 + b"\r\n"
+                    try:
+                        for index in range(len(header)):
+                            self.wfile.write(header[index:index + 1])
+                            self.wfile.flush()
+                            web.dripped[self.path] = index + 1
+                            time.sleep(route["drip_headers"])
+                    except OSError:
+                        pass
+                    self.close_connection = True
+                    return
                 if route is None:
                     self.send_error(404)
                     return

@@ -194,6 +194,14 @@ def test_a_server_dripping_bytes_cannot_outlast_the_download_deadline(tmp_path, 
     assert not (tmp_path / "d" / "can").exists()
 
 
+def test_a_server_dripping_its_headers_cannot_outlast_the_download_deadline(web):
+    from host_tools.data import fetch
+    web.routes["/drip-headers.png"] = {"drip_headers": 0.01}
+    with pytest.raises(SmartbinError, match="slower than 1 s in all"):
+        fetch.get_bytes(web.url("/drip-headers.png"), timeout=0.5, max_seconds=1)
+    assert web.dripped["/drip-headers.png"] < 10_000
+
+
 def test_ctrl_c_stops_the_downloads_and_keeps_the_manifest_of_what_finished(tmp_path, web):
     web.routes["/good1.png"] = {"body": photo_bytes(1)}
     slow = ["/slow%d.png" % n for n in range(10)]

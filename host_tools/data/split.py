@@ -194,7 +194,7 @@ def load_split(path):
         raise SmartbinError("cannot read %s: %s" % (path, getattr(error, "strerror", error)))
     try:
         manifest = json.loads(text)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise SmartbinError("%s is not valid JSON: %s" % (path, error))
     return validate_split(manifest, str(path))
 

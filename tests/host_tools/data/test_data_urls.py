@@ -230,3 +230,29 @@ def test_a_class_whose_urls_all_fail_leaves_no_folder(tmp_path, web):
     assert any("no photo of class glass" in warning for warning in summary["warnings"])
     from host_tools.data import images
     assert list(images.list_class_folders(tmp_path / "d")) == ["paper"]
+
+
+def test_what_data_urls_keeps_data_check_reads_the_same_way(tmp_path, web, capsys):
+    import io
+
+    from PIL import Image
+
+    def encoded(fmt, first_seed):
+        frames = [Image.open(io.BytesIO(photo_bytes(seed))).convert("RGB")
+                  for seed in (first_seed, first_seed + 1)]
+        buffer = io.BytesIO()
+        frames[0].save(buffer, fmt, save_all=True, append_images=frames[1:])
+        return buffer.getvalue()
+
+    web.routes.update({"/pages.tif": {"body": encoded("TIFF", 11)},
+                       "/moving.gif": {"body": encoded("GIF", 21)},
+                       "/icon.ico": {"body": photo_bytes(13, "ICO")},
+                       "/good1.png": {"body": photo_bytes(1)}})
+    source = _write_list(tmp_path / "src" / "can" / "urls.txt",
+                         [web.url(p) for p in ("/pages.tif", "/moving.gif", "/icon.ico")])
+    _write_list(tmp_path / "src" / "jar" / "urls.txt", [web.url("/good1.png")])
+    summary = urls.collect_urls(source.parent.parent, tmp_path / "d", **FAST)
+    assert summary["classes"]["can"]["added"] == 2
+    assert summary["classes"]["can"]["not an image"] == 1
+    assert cli.main(["data", "check", str(tmp_path / "d")]) == 0
+    assert "2 classes, 3 photos (can 2, jar 1)" in capsys.readouterr().out

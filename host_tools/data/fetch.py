@@ -89,13 +89,21 @@ _OPENER = urllib.request.build_opener(_HttpOnlyRedirects, _TrackedHTTPHandler,
                                       _TrackedHTTPSHandler)
 
 
-def _cut(sockets, expired):
-    expired.set()
-    for sock in list(sockets):
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+def _guard(sockets, finished, deadline, stop, cut_because):
+    """Until `finished`, cut the transfer's sockets at `deadline` or once `stop` is set."""
+    while not finished.wait(0.05):
+        if stop is not None and stop.is_set():
+            cut_because.append("stopped")
+        elif deadline is not None and time.monotonic() >= deadline:
+            cut_because.append("deadline")
+        else:
+            continue
+        for sock in list(sockets):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        return
 
 
 def _describe(url, error):
@@ -129,24 +137,28 @@ def get_bytes(url, timeout=15.0, max_bytes=20_000_000, max_seconds=None, stop=No
     trickling bytes never trips the first). `stop` (a threading.Event) abandons the
     transfer once set. Returns (bytes, final URL after redirects).
     """
-    if max_seconds is None:
-        return _get_bytes(url, timeout, max_bytes, None, stop)
-    sockets, expired = [], threading.Event()
-    watchdog = threading.Timer(max_seconds, _cut, (sockets, expired))
-    watchdog.daemon = True
+    if max_seconds is None and stop is None:
+        return _get_bytes(url, timeout, max_bytes, None, None)
+    sockets, finished, cut_because = [], threading.Event(), []
+    deadline = None if max_seconds is None else time.monotonic() + max_seconds
+    guard = threading.Thread(target=_guard, args=(sockets, finished, deadline, stop,
+                                                  cut_because), daemon=True)
     _WATCH.sockets = sockets
-    watchdog.start()
+    guard.start()
     try:
         result = _get_bytes(url, timeout, max_bytes, max_seconds, stop)
     except SmartbinError:
-        if not expired.is_set():
+        if not cut_because:
             raise
         result = None
     finally:
-        watchdog.cancel()
+        finished.set()
+        guard.join()
         _WATCH.sockets = None
-    if expired.is_set():
-        # The watchdog cut the connection: whatever arrived is not the whole file.
+    # A cut connection: whatever arrived is not the whole file.
+    if cut_because == ["stopped"]:
+        raise SmartbinError("cannot download %s: stopped" % url)
+    if cut_because:
         raise SmartbinError("cannot download %s: slower than %g s in all" % (url, max_seconds))
     return result
 

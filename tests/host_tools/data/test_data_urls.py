@@ -256,3 +256,21 @@ def test_what_data_urls_keeps_data_check_reads_the_same_way(tmp_path, web, capsy
     assert summary["classes"]["can"]["not an image"] == 1
     assert cli.main(["data", "check", str(tmp_path / "d")]) == 0
     assert "2 classes, 3 photos (can 2, jar 1)" in capsys.readouterr().out
+
+
+def test_stopping_cuts_a_download_even_while_the_server_drips_its_headers(web):
+    import threading
+
+    from host_tools.data import fetch
+    web.routes["/drip-headers.png"] = {"drip_headers": 0.01}
+    stop = threading.Event()
+
+    def stop_once_dripping():
+        while not web.dripped.get("/drip-headers.png"):
+            threading.Event().wait(0.01)
+        stop.set()
+
+    threading.Thread(target=stop_once_dripping, daemon=True).start()
+    with pytest.raises(SmartbinError, match="stopped"):
+        fetch.get_bytes(web.url("/drip-headers.png"), timeout=5, max_seconds=600, stop=stop)
+    assert web.dripped["/drip-headers.png"] < 10_000

@@ -7,6 +7,7 @@ earlier in the list. `DEST/<class>/urls-manifest.json` records, for every URL, t
 became or why it was skipped; a re-run only fetches URLs not settled yet (new ones, and
 those that failed for a reason worth retrying, such as a timeout).
 """
+import collections
 import concurrent.futures
 import hashlib
 import json
@@ -179,15 +180,26 @@ def collect_urls(source, dest, label=None, workers=8, timeout=15.0, retries=2,
                 pending.append(url)
         if progress:
             progress(done, total)
-        save_every = max(4 * workers, 16)
+        window = save_every = max(4 * workers, 16)
         stop = threading.Event()
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
+        queue, in_flight = iter(pending), collections.deque()
         try:
-            futures = [pool.submit(_fetch_one, url, timeout, retries, max_bytes, stop)
-                       for url in pending]
             # Results are taken in list order (which of two copies is kept never depends
-            # on which download finished first), each as soon as it is there.
-            for index, (url, future) in enumerate(zip(pending, futures), 1):
+            # on which download finished first), each as soon as it is there; at most
+            # `window` downloads run or wait ahead, so memory stays bounded.
+            index = 0
+            while True:
+                while len(in_flight) < window:
+                    url = next(queue, None)
+                    if url is None:
+                        break
+                    in_flight.append((url, pool.submit(_fetch_one, url, timeout, retries,
+                                                       max_bytes, stop)))
+                if not in_flight:
+                    break
+                url, future = in_flight.popleft()
+                index += 1
                 entry = _file_result(url, future.result(), class_name, folder, known, entries)
                 entries[url] = entry
                 key = "added" if "file" in entry else entry["skipped"]
@@ -199,7 +211,7 @@ def collect_urls(source, dest, label=None, workers=8, timeout=15.0, retries=2,
                     _save_manifest(manifest_path, entries)
         finally:
             # Also on Ctrl-C or an error: downloads not started are dropped, running ones
-            # stop at their next block, and the manifest keeps every URL that finished.
+            # are cut, and the manifest keeps every URL that finished.
             stop.set()
             pool.shutdown(wait=False, cancel_futures=True)
             if pending or not manifest_path.exists():

@@ -6,6 +6,7 @@ only when their subcommand runs, so `smartbin flash` never pays for importing Te
 Every user-facing failure is a `SmartbinError`, printed here as one line.
 """
 import argparse
+import codecs
 import importlib
 import os
 import sys
@@ -54,9 +55,32 @@ def _build_parser(chosen):
     return parser
 
 
+def _show_undecodable(error):
+    # A file name that is not valid UTF-8 reaches us with surrogate escapes (\udcNN for
+    # the byte NN); show that byte as \xNN, anything else unprintable as \uNNNN.
+    shown = "".join("\\x%02x" % (ord(char) - 0xDC00) if 0xDC80 <= ord(char) <= 0xDCFF
+                    else "\\u%04x" % ord(char) for char in error.object[error.start:error.end])
+    return shown, error.end
+
+
+codecs.register_error("smartbin-show-bytes", _show_undecodable)
+
+
+def _print_any_file_name():
+    # Printing such a name must show it rather than stop the command.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="smartbin-show-bytes")
+            except (ValueError, OSError):
+                pass
+
+
 def main(argv=None):
     """Run the CLI; return the exit code (0 ok, 1 error, 2 usage)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    _print_any_file_name()
     verbose = "--verbose" in argv or os.environ.get("SMARTBIN_VERBOSE") == "1"
     # --verbose is accepted anywhere (`smartbin deploy --port X --verbose`), not only first
     argv = ["--verbose"] + [a for a in argv if a != "--verbose"] if verbose else argv
@@ -90,6 +114,12 @@ def main(argv=None):
             raise
         where = " (%s)" % error.filename if error.filename else ""
         print("error: %s%s" % (error.strerror or error, where), file=sys.stderr)
+        return 1
+    except RecursionError:
+        # A hostile file (JSON nested thousands deep) that a parser met before our checks.
+        if verbose:
+            raise
+        print("error: input nested too deeply to read", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

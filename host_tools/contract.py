@@ -43,12 +43,13 @@ from pathlib import Path
 import numpy as np
 
 from host_tools import atomic
+from host_tools.firmware_modules import firmware_module
 from host_tools.errors import SmartbinError
 
 SCHEMA_VERSION = 1
 MODEL_JSON = "model.json"
-COLOUR_ORDERS = {"RGB": 3, "GRAY": 1}
-RESIZE_METHODS = ("bilinear", "nearest")
+# channels per colour order, as the firmware reads them
+COLOUR_ORDERS = firmware_module("model_contract").COLOUR_ORDERS
 
 
 def input_lut(scale, zero_point):
@@ -63,53 +64,15 @@ def input_lut(scale, zero_point):
 
 
 def validate(contract):
-    """Check a parsed model.json; return it, or raise SmartbinError naming the bad field."""
-    def need(condition, message):
-        if not condition:
-            raise SmartbinError("model.json: " + message)
-
-    need(isinstance(contract, dict), "top level must be an object")
-    need(contract.get("schema") == SCHEMA_VERSION,
-         "unsupported schema %r (expected %d)" % (contract.get("schema"), SCHEMA_VERSION))
-    labels = contract.get("labels")
-    need(isinstance(labels, list) and len(labels) >= 2
-         and all(isinstance(x, str) and x for x in labels) and len(set(labels)) == len(labels),
-         "'labels' must be a list of at least two distinct names")
-    model_input = contract.get("input")
-    need(isinstance(model_input, dict), "'input' must be an object")
-    for key in ("width", "height", "channels"):
-        need(isinstance(model_input.get(key), int) and model_input[key] > 0,
-             "input.%s must be a positive integer" % key)
-    need(model_input.get("colour_order") in COLOUR_ORDERS,
-         "input.colour_order must be one of %s" % ", ".join(COLOUR_ORDERS))
-    need(COLOUR_ORDERS[model_input["colour_order"]] == model_input["channels"],
-         "input.channels does not match input.colour_order")
-    need(model_input.get("resize") in RESIZE_METHODS,
-         "input.resize must be one of %s" % ", ".join(RESIZE_METHODS))
-    need(model_input.get("dtype") == "int8", "input.dtype must be int8")
-    need(isinstance(model_input.get("scale"), (int, float)) and model_input["scale"] > 0,
-         "input.scale must be a positive number")
-    need(isinstance(model_input.get("zero_point"), int), "input.zero_point must be an integer")
-    output = contract.get("output")
-    need(isinstance(output, dict) and output.get("dtype") == "int8"
-         and isinstance(output.get("scale"), (int, float)) and output["scale"] > 0
-         and isinstance(output.get("zero_point"), int),
-         "'output' must give dtype int8, a positive scale and an integer zero_point")
-    need(isinstance(contract.get("arena_bytes"), int) and contract["arena_bytes"] > 0,
-         "arena_bytes must be a positive integer")
-    sorting = contract.get("sorting", {})
-    need(isinstance(sorting, dict), "'sorting' must be an object")
-    threshold = sorting.get("threshold")
-    need(threshold is None or (_is_number(threshold) and 0 <= threshold <= 1),
-         "sorting.threshold must be a number from 0 to 1 (or null)")
-    target = sorting.get("target_contamination")
-    need(target is None or (_is_number(target) and 0 < target < 1),
-         "sorting.target_contamination must be a number between 0 and 1")
+    """Check a parsed model.json with the firmware's own rules (smartbin/model_contract.py,
+    so host and board accept the same files); return it, or raise SmartbinError naming the
+    bad field."""
+    board_contract = firmware_module("model_contract")
+    try:
+        board_contract.check(contract)
+    except board_contract.ContractError as error:
+        raise SmartbinError(str(error))
     return contract
-
-
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def load(model_dir_or_file):
@@ -127,6 +90,8 @@ def load(model_dir_or_file):
         contract = json.loads(text)
     except ValueError as error:
         raise SmartbinError("%s is not valid JSON: %s" % (path, error))
+    except RecursionError:
+        raise SmartbinError("%s is not valid JSON: nested too deeply" % path)
     return validate(contract)
 
 
@@ -183,17 +148,13 @@ def image_to_pixels(image, contract):
 
 
 def load_image(path):
-    """Open a photo fully (so corrupt files fail here), with EXIF rotation applied."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    """Open a photo the way every command does (data.images.open_photo): fully decoded,
+    EXIF rotation applied, as 8-bit RGB."""
+    from host_tools.data import images
 
     try:
-        with Image.open(path) as image:
-            image.load()
-            return ImageOps.exif_transpose(image).convert("RGB")
-    except FileNotFoundError:
-        raise SmartbinError("no such image: %s" % path)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
-            Image.DecompressionBombError) as error:
+        return images.open_photo(path)[0]
+    except SmartbinError as error:
         raise SmartbinError("cannot read image %s: %s" % (path, error))
 
 

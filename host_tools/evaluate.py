@@ -67,7 +67,7 @@ def _read_json(path):
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:
         raise SmartbinError("cannot read %s: %s" % (path, error))
 
 

@@ -503,7 +503,7 @@ def load_trained(train_dir):
                             % (train_dir, MODEL_FILE, CONFIG_FILE))
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise SmartbinError("%s is not valid JSON: %s" % (config_path, error))
     keras = backbones.tensorflow().keras
     try:

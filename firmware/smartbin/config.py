@@ -271,7 +271,7 @@ def load(storage, path="/config.json"):
         return config
     try:
         raw = json.loads(text)
-    except ValueError:
+    except (ValueError, RuntimeError, MemoryError):  # RuntimeError: nested too deeply
         config = validate({})
         config.problems.insert(0, path + ": not valid JSON, using defaults")
         return config

@@ -16,7 +16,7 @@ class Counts:
                 for key in self.values:
                     if isinstance(loaded.get(key), type(self.values[key])):
                         self.values[key] = loaded[key]
-            except (ValueError, AttributeError):
+            except (ValueError, AttributeError, RuntimeError, MemoryError):
                 self.problem = path + ": unreadable, counting from zero"
 
     def add_item(self, label, lid, confident):

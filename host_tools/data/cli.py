@@ -204,7 +204,8 @@ def _run_urls(args):
         print("%s: %d added, %d already done%s" % (label, counts["added"],
                                                    counts["already done"],
                                                    "; skipped: " + others if others else ""))
-    print("details per URL: " + ", ".join(summary["manifests"]))
+    if summary["manifests"]:
+        print("details per URL: " + ", ".join(summary["manifests"]))
     return 0
 
 

@@ -129,17 +129,15 @@ def cut_crop(photo_path, row):
     from PIL import Image
 
     try:
-        with Image.open(photo_path) as photo:
-            photo = photo.convert("RGB")
-            width, height = photo.size
-            right, bottom = row.crop_left + row.crop_side, row.crop_top + row.crop_side
-            if row.crop_left < 0 or row.crop_top < 0 or right > width or bottom > height:
-                raise SmartbinError("crop %s lies outside its %dx%d photo" % (row.file, width,
-                                                                             height))
-            square = photo.crop((row.crop_left, row.crop_top, right, bottom))
-            return square.resize((CROP_SIDE, CROP_SIDE), Image.Resampling.BICUBIC)
-    except (OSError, ValueError, Image.DecompressionBombError) as error:
+        photo = images.open_photo(photo_path)[0]
+    except SmartbinError as error:
         raise SmartbinError("cannot read photo %s for %s: %s" % (photo_path, row.file, error))
+    width, height = photo.size
+    right, bottom = row.crop_left + row.crop_side, row.crop_top + row.crop_side
+    if row.crop_left < 0 or row.crop_top < 0 or right > width or bottom > height:
+        raise SmartbinError("crop %s lies outside its %dx%d photo" % (row.file, width, height))
+    square = photo.crop((row.crop_left, row.crop_top, right, bottom))
+    return square.resize((CROP_SIDE, CROP_SIDE), Image.Resampling.BICUBIC)
 
 
 def encode_crop(image):

@@ -2,6 +2,8 @@
 timeouts, a size cap, and resumable downloads into a `.part` file (HTTP Range)."""
 import http.client
 import os
+import socket
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -33,7 +35,11 @@ class HttpError(SmartbinError):
 
 def check_http_url(url):
     """Raise SmartbinError unless `url` is an absolute http(s) URL with a host."""
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 -- parsing the port is what refuses "http://h:99999"
+    except ValueError as error:
+        raise NotHttp("malformed URL %s (%s)" % (url, error))
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         raise NotHttp("not an http(s) URL: %s" % url)
 
@@ -45,7 +51,59 @@ class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-_OPENER = urllib.request.build_opener(_HttpOnlyRedirects)
+class _Watch(threading.local):
+    """The sockets of this thread's current transfer, so that a deadline can cut them
+    (a server sending its headers a byte at a time never trips a socket timeout)."""
+
+    def __init__(self):
+        self.sockets = None
+
+    def track(self, sock):
+        if self.sockets is not None:
+            self.sockets.append(sock)
+
+
+_WATCH = _Watch()
+
+
+def _tracked(connection_class):
+    class Tracked(connection_class):
+        def connect(self):
+            super().connect()
+            _WATCH.track(self.sock)
+    return Tracked
+
+
+class _TrackedHTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(_tracked(http.client.HTTPConnection), req)
+
+
+class _TrackedHTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req):
+        return self.do_open(_tracked(http.client.HTTPSConnection), req,
+                            context=self._context)
+
+
+_OPENER = urllib.request.build_opener(_HttpOnlyRedirects, _TrackedHTTPHandler,
+                                      _TrackedHTTPSHandler)
+
+
+def _guard(sockets, finished, deadline, stop, cut_because):
+    """Until `finished`, cut the transfer's sockets at `deadline` or once `stop` is set."""
+    while not finished.wait(0.05):
+        if stop is not None and stop.is_set():
+            cut_because.append("stopped")
+        elif deadline is not None and time.monotonic() >= deadline:
+            cut_because.append("deadline")
+        else:
+            continue
+        for sock in list(sockets):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        return
 
 
 def _describe(url, error):
@@ -72,12 +130,40 @@ def open_url(url, timeout, headers=None):
         raise SmartbinError("cannot download " + _describe(url, error))
 
 
-def get_bytes(url, timeout=15.0, max_bytes=20_000_000, max_seconds=None):
+def get_bytes(url, timeout=15.0, max_bytes=20_000_000, max_seconds=None, stop=None):
     """Download a small file into memory; refuse anything longer than `max_bytes`.
 
     `timeout` bounds each wait for the server; `max_seconds` the whole transfer (a server
-    trickling bytes never trips the first). Returns (bytes, final URL after redirects).
+    trickling bytes never trips the first). `stop` (a threading.Event) abandons the
+    transfer once set. Returns (bytes, final URL after redirects).
     """
+    if max_seconds is None and stop is None:
+        return _get_bytes(url, timeout, max_bytes, None, None)
+    sockets, finished, cut_because = [], threading.Event(), []
+    deadline = None if max_seconds is None else time.monotonic() + max_seconds
+    guard = threading.Thread(target=_guard, args=(sockets, finished, deadline, stop,
+                                                  cut_because), daemon=True)
+    _WATCH.sockets = sockets
+    guard.start()
+    try:
+        result = _get_bytes(url, timeout, max_bytes, max_seconds, stop)
+    except SmartbinError:
+        if not cut_because:
+            raise
+        result = None
+    finally:
+        finished.set()
+        guard.join()
+        _WATCH.sockets = None
+    # A cut connection: whatever arrived is not the whole file.
+    if cut_because == ["stopped"]:
+        raise SmartbinError("cannot download %s: stopped" % url)
+    if cut_because:
+        raise SmartbinError("cannot download %s: slower than %g s in all" % (url, max_seconds))
+    return result
+
+
+def _get_bytes(url, timeout, max_bytes, max_seconds, stop):
     started = time.monotonic()
     with open_url(url, timeout) as response:
         announced = response.headers.get("Content-Length")
@@ -87,10 +173,14 @@ def get_bytes(url, timeout=15.0, max_bytes=20_000_000, max_seconds=None):
         chunks, size = [], 0
         try:
             while True:
-                chunk = response.read(_BLOCK)
+                # read1: whatever one receive brings, so a server dripping a byte at a time
+                # meets the deadline check after each byte, not after _BLOCK of them.
+                chunk = response.read1(_BLOCK)
                 if not chunk:
                     break
                 size += len(chunk)
+                if stop is not None and stop.is_set():
+                    raise SmartbinError("cannot download %s: stopped" % url)
                 if max_seconds is not None and time.monotonic() - started > max_seconds:
                     raise SmartbinError("cannot download %s: slower than %g s in all"
                                         % (url, max_seconds))

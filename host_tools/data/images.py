@@ -8,7 +8,17 @@ import numpy as np
 
 from host_tools.errors import SmartbinError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+# The photo formats every command reads, and the suffix a downloaded photo of that format is
+# saved under. Anything else Pillow could open (icons, PSD, PDF...) is not a photo to us.
+# A multi-picture file (animated GIF/WebP, multi-page TIFF, a camera's MPO) counts as its
+# first picture, everywhere.
+SUFFIX_BY_FORMAT = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "BMP": ".bmp",
+                    "GIF": ".gif", "WEBP": ".webp", "TIFF": ".tif"}
+# Pillow opens an MPO through its JPEG plugin.
+_OPEN_FORMATS = tuple(name for name in SUFFIX_BY_FORMAT if name != "MPO")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+# Transparent pixels of a photo are shown as if on a white board.
+_BACKDROP = (255, 255, 255)
 # Pillow's own guard (Image.MAX_IMAGE_PIXELS) stays on; we also refuse anything past it
 # ourselves, because Pillow only warns between 1x and 2x of its limit.
 MAX_PIXELS = 89_478_485
@@ -39,6 +49,17 @@ def _is_class_folder(path):
     return path.is_dir() and not path.name.startswith((".", "_"))
 
 
+def refuse_case_twins(labels, where):
+    """Raise SmartbinError when two class names differ only in case (`Glass`, `glass`):
+    on some disks they are one folder, and a model would learn two classes of one thing."""
+    seen = {}
+    for label in sorted(labels):
+        twin = seen.setdefault(label.casefold(), label)
+        if twin != label:
+            raise SmartbinError("class folders %s and %s in %s differ only in case; merge them "
+                                "into one" % (twin, label, where))
+
+
 def list_class_folders(data_dir):
     """Map each class label (a sub-folder's name) to its sorted image paths.
 
@@ -57,6 +78,7 @@ def list_class_folders(data_dir):
     if not classes:
         raise SmartbinError("%s has no class folders (expected %s/<label>/*.jpg)"
                             % (data_dir, data_dir))
+    refuse_case_twins(classes, data_dir)
     empty = [label for label, paths in classes.items() if not paths]
     if empty:
         raise SmartbinError("class folder%s %s in %s ha%s no images"
@@ -74,27 +96,63 @@ def file_sha256(path):
     return digest.hexdigest()
 
 
-def _open_checked(source):
-    """Open and fully decode an image (path or bytes); return (Pillow image, (w, h))."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+def _to_rgb8(image):
+    """A loaded Pillow image of any mode as 8-bit RGB: 16-bit and 32-bit grey scaled down
+    (not clipped to white), float grey read as 0..1 (or 0..255 when it goes past 1),
+    transparency laid on a white backdrop, CMYK, palette and the rest converted by Pillow."""
+    from PIL import Image
+
+    if image.mode.startswith("I"):
+        # PNG and TIFF store 16-bit grey as I;16* or I: 0..65535.
+        values = np.asarray(image, dtype=np.float64)
+        grey = np.clip(values, 0, 65535) / 257.0
+        return Image.fromarray(np.rint(grey).astype(np.uint8), "L").convert("RGB")
+    if image.mode == "F":
+        values = np.nan_to_num(np.asarray(image, dtype=np.float64))
+        scale = 255.0 if values.max(initial=0.0) <= 1.0 else 1.0
+        grey = np.clip(values * scale, 0, 255)
+        return Image.fromarray(np.rint(grey).astype(np.uint8), "L").convert("RGB")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        backdrop = Image.new("RGBA", rgba.size, _BACKDROP + (255,))
+        return Image.alpha_composite(backdrop, rgba).convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def open_photo(source, draft_size=None):
+    """Decode a photo (a path or its bytes) the one way every command does; return
+    (8-bit RGB Pillow image with EXIF rotation applied, its format, (width, height)).
+
+    A usable photo is one of SUFFIX_BY_FORMAT's formats, at most MAX_PIXELS, that decodes
+    to its last byte (a truncated file is refused even if another library has turned on
+    Pillow's LOAD_TRUNCATED_IMAGES); a multi-picture file gives its first picture.
+    `draft_size` lets JPEG decode at a reduced scale (every byte is still read).
+    Raises SmartbinError (message without the file name) otherwise.
+    """
+    from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
     stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+    truncated_allowed = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
-        with Image.open(stream) as image:
+        with Image.open(stream, formats=_OPEN_FORMATS) as image:
             size = image.size
             if size[0] * size[1] > MAX_PIXELS:
                 raise SmartbinError("image too large (%dx%d pixels, limit %d)"
                                     % (size[0], size[1], MAX_PIXELS))
-            # Decode at reduced scale where the format allows it (JPEG DCT scaling): every
-            # byte of the compressed stream is still read, so truncation is still caught.
-            image.draft("RGB", (64, 64))
+            if size[0] < 1 or size[1] < 1:
+                raise SmartbinError("image has no pixels (%dx%d)" % size)
+            image_format = image.format
+            image.seek(0)
+            if draft_size:
+                image.draft("RGB", draft_size)
             image.load()
             image = ImageOps.exif_transpose(image)
-            return image, size
+            return _to_rgb8(image), image_format, size
     except FileNotFoundError:
         raise SmartbinError("no such file")
     except UnidentifiedImageError:
-        raise SmartbinError("not an image format Pillow can read")
+        raise SmartbinError("not an image format we read (JPEG, PNG, BMP, GIF, WebP, TIFF)")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise SmartbinError(str(error).split("\n")[0] or type(error).__name__)
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError,
@@ -102,6 +160,8 @@ def _open_checked(source):
         # Pillow's decoders raise many types on corrupt input; all mean "not an image".
         raise SmartbinError("does not decode (%s)" % (str(error).split("\n")[0]
                                                       or type(error).__name__))
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = truncated_allowed
 
 
 def fingerprint(image):
@@ -122,14 +182,15 @@ def fingerprint(image):
 
 
 def inspect_image(source):
-    """Decode an image (a path or its bytes); return {"width", "height", "phash", "thumb"}.
+    """Decode an image (a path or its bytes) with open_photo; return {"width", "height",
+    "format", "phash", "thumb"}.
 
-    Raises SmartbinError (message without the file name) when it does not decode or is
-    larger than MAX_PIXELS.
+    Raises SmartbinError (message without the file name) when it is not a usable photo.
     """
-    image, (width, height) = _open_checked(source)
+    image, image_format, (width, height) = open_photo(source, draft_size=(64, 64))
     phash, thumb = fingerprint(image)
-    return {"width": width, "height": height, "phash": phash, "thumb": thumb}
+    return {"width": width, "height": height, "format": image_format, "phash": phash,
+            "thumb": thumb}
 
 
 def inspect_images(paths, progress=None):

@@ -83,7 +83,8 @@ def make_split(data_dir, test_fraction=0.2, val_fraction=0.1, seed=1234, progres
         while quotas["test"] + quotas["val"] >= total and (quotas["test"] or quotas["val"]):
             quotas["val" if quotas["val"] else "test"] -= 1
         groups.sort(key=lambda group: hashlib.sha256(
-            ("%s:%s" % (seed, group[0][0])).encode("utf-8")).hexdigest())
+            # surrogateescape: a file name that is not UTF-8 still hashes (to its own bytes).
+            ("%s:%s" % (seed, group[0][0])).encode("utf-8", "surrogateescape")).hexdigest())
         filled = {"test": 0, "val": 0}
         for group in groups:
             subset = "train"
@@ -193,7 +194,7 @@ def load_split(path):
         raise SmartbinError("cannot read %s: %s" % (path, getattr(error, "strerror", error)))
     try:
         manifest = json.loads(text)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise SmartbinError("%s is not valid JSON: %s" % (path, error))
     return validate_split(manifest, str(path))
 

@@ -7,11 +7,11 @@ earlier in the list. `DEST/<class>/urls-manifest.json` records, for every URL, t
 became or why it was skipped; a re-run only fetches URLs not settled yet (new ones, and
 those that failed for a reason worth retrying, such as a timeout).
 """
+import collections
 import concurrent.futures
 import hashlib
-import io
 import json
-import time
+import threading
 from pathlib import Path
 
 from host_tools import atomic
@@ -20,8 +20,6 @@ from host_tools.errors import SmartbinError
 
 MANIFEST_NAME = "urls-manifest.json"
 URLS_FILE = "urls.txt"
-_SUFFIX_BY_FORMAT = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "BMP": ".bmp",
-                     "WEBP": ".webp"}
 # HTTP statuses worth asking again later; any other 4xx/5xx is final.
 _TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
@@ -33,7 +31,8 @@ def read_url_list(path):
     not http(s) URLs.
     """
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        # utf-8-sig: an editor's byte-order mark must not hide the first URL.
+        text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise SmartbinError("no URL list at %s" % path)
     except (OSError, UnicodeDecodeError) as error:
@@ -74,6 +73,7 @@ def find_url_lists(source, label=None):
              and not folder.name.startswith((".", "_"))}
     if not lists:
         raise SmartbinError("%s has no <class>/%s files" % (source, URLS_FILE))
+    images.refuse_case_twins(lists, source)
     return lists
 
 
@@ -109,12 +109,15 @@ def _settled(entry, folder):
     return not entry.get("retry", False)
 
 
-def _fetch_one(url, timeout, retries, max_bytes):
+def _fetch_one(url, timeout, retries, max_bytes, stop):
     """Download and decode one URL. Returns ("ok", data, info) or (category, detail, retry)."""
+    failure = ("network error", "cannot download %s: stopped" % url, True)
     for attempt in range(retries + 1):
+        if stop.is_set():
+            return failure
         try:
             data, _ = fetch.get_bytes(url, timeout=timeout, max_bytes=max_bytes,
-                                      max_seconds=timeout * 4)
+                                      max_seconds=timeout * 4, stop=stop)
             break
         except fetch.TooLarge as error:
             return "too large", str(error), False
@@ -127,7 +130,7 @@ def _fetch_one(url, timeout, retries, max_bytes):
         except SmartbinError as error:
             failure = ("network error", str(error), True)
         if attempt < retries:
-            time.sleep(0.25 * 2 ** attempt)
+            stop.wait(0.25 * 2 ** attempt)
     else:
         return failure
     try:
@@ -135,13 +138,6 @@ def _fetch_one(url, timeout, retries, max_bytes):
     except SmartbinError as error:
         return "not an image", str(error), False
     return "ok", data, info
-
-
-def _image_suffix(data):
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as image:
-        return _SUFFIX_BY_FORMAT.get(image.format, "." + (image.format or "img").lower())
 
 
 def collect_urls(source, dest, label=None, workers=8, timeout=15.0, retries=2,
@@ -184,27 +180,58 @@ def collect_urls(source, dest, label=None, workers=8, timeout=15.0, retries=2,
                 pending.append(url)
         if progress:
             progress(done, total)
-        chunk = max(4 * workers, 16)
-        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-            for start in range(0, len(pending), chunk):
-                batch = pending[start:start + chunk]
-                results = list(pool.map(
-                    lambda url: _fetch_one(url, timeout, retries, max_bytes), batch))
-                for url, result in zip(batch, results):
-                    entry = _file_result(url, result, class_name, folder, known, entries)
-                    entries[url] = entry
-                    key = "added" if "file" in entry else entry["skipped"]
-                    counts[key] = counts.get(key, 0) + 1
-                    done += 1
-                    if progress:
-                        progress(done, total)
-                # Saved after every batch, so an interrupted run keeps what it fetched.
+        window = save_every = max(4 * workers, 16)
+        stop = threading.Event()
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
+        queue, in_flight = iter(pending), collections.deque()
+        try:
+            # Results are taken in list order (which of two copies is kept never depends
+            # on which download finished first), each as soon as it is there; at most
+            # `window` downloads run or wait ahead, so memory stays bounded.
+            index = 0
+            while True:
+                while len(in_flight) < window:
+                    url = next(queue, None)
+                    if url is None:
+                        break
+                    in_flight.append((url, pool.submit(_fetch_one, url, timeout, retries,
+                                                       max_bytes, stop)))
+                if not in_flight:
+                    break
+                url, future = in_flight.popleft()
+                index += 1
+                entry = _file_result(url, future.result(), class_name, folder, known, entries)
+                entries[url] = entry
+                key = "added" if "file" in entry else entry["skipped"]
+                counts[key] = counts.get(key, 0) + 1
+                done += 1
+                if progress:
+                    progress(done, total)
+                if index % save_every == 0:
+                    _save_manifest(manifest_path, entries)
+        finally:
+            # Also on Ctrl-C or an error: downloads not started are dropped, running ones
+            # are cut, and the manifest keeps every URL that finished.
+            stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            if pending or not manifest_path.exists():
                 _save_manifest(manifest_path, entries)
-        if not manifest_path.exists():
-            _save_manifest(manifest_path, entries)
+        if not _has_photos(folder):
+            # A class folder without photos would make the whole data set fail its check.
+            manifest_path.unlink()
+            if not any(folder.iterdir()):
+                folder.rmdir()
+            warnings.append("no photo of class %s could be fetched; %s not created"
+                            % (class_name, folder))
+        else:
+            summary["manifests"].append(str(manifest_path))
         summary["classes"][class_name] = counts
-        summary["manifests"].append(str(manifest_path))
     return summary
+
+
+def _has_photos(folder):
+    return folder.is_dir() and any(path.is_file() and images.is_image_name(path)
+                                   for path in folder.iterdir())
 
 
 def _known_photos(dest):
@@ -232,7 +259,7 @@ def _file_result(url, result, class_name, folder, known, entries):
         return {"skipped": status, "detail": payload, "retry": extra}
     data, info = payload, extra
     digest = hashlib.sha256(data).hexdigest()
-    name = "url-%s%s" % (digest[:16], _image_suffix(data))
+    name = "url-%s%s" % (digest[:16], images.SUFFIX_BY_FORMAT[info["format"]])
     relpath = "%s/%s" % (class_name, name)
     existing = known["sha256"].get(digest)
     # Our own file with this name is a duplicate when another URL brought it; with no

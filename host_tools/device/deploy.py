@@ -62,7 +62,7 @@ def plan(firmware_dir=DEFAULT_FIRMWARE, model_dir=None, config_path=None, mpy=Fa
     config_bytes = _read(config_path, "config file")
     try:
         config = json.loads(config_bytes.decode("utf-8"))
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise SmartbinError("%s is not valid JSON: %s" % (config_path, error)) from None
     pin_warnings(firmware_module("config").validate(config), str(config_path))
     model_paths = config.get("model") if isinstance(config, dict) else None

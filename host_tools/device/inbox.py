@@ -15,6 +15,8 @@ from host_tools.errors import SmartbinError
 from host_tools.device.capture import check_label
 
 FILED_DIR = "filed"
+# What the bin logs as the label of an item it could not classify (smartbin/cycle.py).
+NO_PREDICTION = "unknown"
 
 
 def entries(inbox):
@@ -27,7 +29,9 @@ def entries(inbox):
         json_path = png_path.with_suffix(".json")
         try:
             meta = json.loads(json_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
+            meta = {}
+        if not isinstance(meta, dict):
             meta = {}
         found.append((png_path.stem, png_path, meta))
     return found
@@ -56,6 +60,22 @@ def _stem_of(name):
     return path.stem if path.suffix in (".png", ".json", ".raw") else path.name
 
 
+def predicted_class(meta):
+    """The class the bin predicted for a frame, or None when it made no usable prediction:
+    none logged, "unknown" (it could not classify), a name not among the model's labels
+    (when the frame lists them) or not a valid class folder name."""
+    label = meta.get("label")
+    labels = meta.get("labels")
+    if not isinstance(label, str) or not label or label == NO_PREDICTION:
+        return None
+    if isinstance(labels, list) and label not in labels:
+        return None
+    try:
+        return check_label(label)
+    except SmartbinError:
+        return None
+
+
 def file_inbox(inbox, data_dir, accept_predictions=False, label=None, names=(), ask=None):
     """File inbox entries; return {"filed": [(stem, label, path)], "skipped": [stem]}.
 
@@ -72,7 +92,7 @@ def file_inbox(inbox, data_dir, accept_predictions=False, label=None, names=(), 
         return report
     for stem, png_path, meta in entries(inbox):
         if accept_predictions:
-            choice = meta.get("label")
+            choice = predicted_class(meta)
             if not choice:
                 report["skipped"].append(stem)
                 continue
@@ -93,7 +113,7 @@ def _prompt(stem, meta, png_path, show=False):
 
         with Image.open(png_path) as image:
             image.resize((image.width * 3, image.height * 3)).show()
-    predicted = meta.get("label") or ""
+    predicted = predicted_class(meta) or ""
     confidence = meta.get("confidence")
     shown = "%s (%.0f%%)" % (predicted, 100 * confidence) if isinstance(
         confidence, (int, float)) and predicted else (predicted or "no prediction")

@@ -79,7 +79,7 @@ def pull(port, dest, move=False, model_dir=None, progress=None, board=None,
     own_board = board is None
     board = board or Board(port)
     report = {"port": board.port, "dest": str(dest), "pulled": [], "skipped": [],
-              "deleted": [], "bytes": 0}
+              "deleted": [], "bytes": 0, "warnings": []}
     try:
         pairs = board_pairs(board, folder)
         stems = sorted(stem for stem, files in pairs.items() if "raw" in files)
@@ -99,16 +99,22 @@ def pull(port, dest, move=False, model_dir=None, progress=None, board=None,
                 meta_bytes = b"{}"
                 if "json" in files:
                     meta_bytes, _ = fetch_verified(board, json_path, files["json"])
+                meta, problems = _frame_metadata(meta_bytes)
+                image = None
                 try:
-                    meta = json.loads(meta_bytes.decode("utf-8"))
-                except ValueError:
-                    meta = {}
-                image = frame_to_image(raw, meta, fallback)
+                    image = frame_to_image(raw, meta, fallback)
+                except SmartbinError as error:
+                    problems.append("no picture made (%s)" % error)
+                if problems:
+                    # Still pulled (the raw frame is kept), and the frames after it too.
+                    meta["problem"] = "; ".join(problems)
+                    report["warnings"].append("%s: %s" % (raw_path, meta["problem"]))
                 meta["board_file"] = raw_path
                 meta["sha256"] = raw_sha
                 # The .json goes last: its presence says the pair is complete.
                 atomic.write_bytes(local["raw"], raw)
-                atomic.write_bytes(local["png"], png_bytes(image))
+                if image is not None:
+                    atomic.write_bytes(local["png"], png_bytes(image))
                 atomic.write_text(local["json"], json.dumps(meta, indent=1) + "\n")
                 report["pulled"].append(local_stem)
                 report["bytes"] += len(raw) + len(meta_bytes)
@@ -127,8 +133,21 @@ def pull(port, dest, move=False, model_dir=None, progress=None, board=None,
             board.close()
 
 
+def _frame_metadata(meta_bytes):
+    """(metadata dict, [problems]) of a frame's .json as the board wrote it."""
+    try:
+        meta = json.loads(meta_bytes.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return {}, ["metadata is not valid JSON; pulled without it"]
+    if not isinstance(meta, dict):
+        return {}, ["metadata is %s, not an object; pulled without it"
+                    % json.dumps(meta)[:20]]
+    return meta, []
+
+
 def _already_here(local, raw_sha):
-    if not all(path.is_file() for path in local.values()):
+    # A frame that made no picture has no .png; its .json (written last) says it is whole.
+    if not (local["raw"].is_file() and local["json"].is_file()):
         return False
     return hashlib.sha256(local["raw"].read_bytes()).hexdigest() == raw_sha
 
@@ -158,6 +177,8 @@ def run(args):
     if args.json:
         print(json.dumps(report, indent=2))
     else:
+        for warning in report["warnings"]:
+            print("warning: " + warning)
         print("%d frame(s) pulled into %s, %d already here, %d deleted on the board"
               % (len(report["pulled"]), report["dest"], len(report["skipped"]),
                  len(report["deleted"])))

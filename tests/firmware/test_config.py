@@ -99,3 +99,11 @@ def test_watchdog_is_raised_above_the_longest_lid_cycle():
     raw["servo"]["hold_open_ms"] = 15000
     config = config_module.validate(raw)
     assert config.watchdog_ms >= 15000 + 2 * config.gentle_ramp_ms + 10000
+
+
+def test_a_deeply_nested_config_means_defaults_not_a_crash():
+    from .helpers import RamStorage
+    storage = RamStorage()
+    storage.files["/config.json"] = b"[" * 100_000 + b"]" * 100_000
+    config = config_module.load(storage)
+    assert config.problems[0] == "/config.json: not valid JSON, using defaults"

@@ -268,3 +268,32 @@ emit({"first": first, "second": second, "latch": [r[1] for r in hw.latch.records
     assert value["latch"] == ["release"] and value["counts"] == 2 and value["released"]
     # the half pair 000001 was dropped at boot and its number reused by the second item
     assert value["debug"] == ["000000.json", "000000.raw", "000001.json", "000001.raw"]
+
+
+def test_hostile_json_is_a_named_problem_in_micropython_not_a_crash():
+    nested = b"[" * 20_000 + b"]" * 20_000
+    lying = dict(contract_dict(), labels=["glass", "glass"])
+    script = """
+import json
+from smartbin import config as config_module, model_contract
+from sim.fakes import RamStorage
+
+def contract_problem(text):
+    storage = RamStorage()
+    storage.files["/model.json"] = text
+    try:
+        model_contract.load(storage, "/model.json")
+    except model_contract.ContractError as error:
+        return str(error)
+    return None
+
+storage = RamStorage()
+storage.files["/config.json"] = %r
+emit({"config": config_module.load(storage).problems[0],
+      "nested model": contract_problem(%r), "lying model": contract_problem(%r)})
+""" % (nested, nested, json.dumps(lying).encode())
+    value = run_micropython(script, mounts=FIRMWARE_MOUNTS).values[0]
+    # MicroPython's parser is not recursive: deep nesting parses, then fails the checks.
+    assert value["config"].endswith("using defaults")
+    assert value["nested model"].startswith("model.json: ")
+    assert "distinct" in value["lying model"]

@@ -65,3 +65,14 @@ def test_only_the_chosen_subcommand_module_is_configured(monkeypatch):
     # "data" as an option value must not pull in the data stage's module
     assert cli.main(["--verbose", "power", "--config", "data", "--help"]) == 0
     assert configured == ["host_tools.power"]
+
+
+def test_a_recursion_error_from_hostile_input_is_one_line(monkeypatch, capsys):
+    from host_tools.data import cli as data_cli
+
+    def run(args):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(data_cli, "run", run)
+    assert cli.main(["data", "check", "x"]) == 1
+    assert capsys.readouterr().err == "error: input nested too deeply to read\n"

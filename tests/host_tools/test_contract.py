@@ -95,3 +95,70 @@ def test_load_refuses_a_bad_sorting_block(tmp_path, threshold, target):
     (tmp_path / "model.json").write_text(json.dumps(_with_sorting(threshold, target)))
     with pytest.raises(SmartbinError, match="sorting"):
         contract.load(tmp_path)
+
+
+def test_load_image_decodes_16bit_grey_as_the_data_tools_do(tmp_path):
+    from PIL import Image
+    path = tmp_path / "grey16.png"
+    Image.fromarray(np.full((8, 8), 32768, np.uint16)).save(path)
+    assert abs(float(np.asarray(contract.load_image(path)).mean()) - 128) <= 1
+
+
+def _lying(change):
+    raw = _contract()
+    change(raw)
+    return raw
+
+
+LIES = {
+    "zero width": lambda m: m["input"].update(width=0),
+    "absurd width": lambda m: m["input"].update(width=10 ** 9),
+    "absurd height": lambda m: m["input"].update(height=100_000),
+    "boolean height": lambda m: m["input"].update(height=True),
+    "absurd channels": lambda m: m["input"].update(channels=10 ** 6),
+    "input scale 0": lambda m: m["input"].update(scale=0),
+    "negative input scale": lambda m: m["input"].update(scale=-1.0),
+    "infinite input scale": lambda m: m["input"].update(scale=float("inf")),
+    "input zero point past int8": lambda m: m["input"].update(zero_point=-1000),
+    "output scale 0": lambda m: m["output"].update(scale=0),
+    "confidences past 100%": lambda m: m["output"].update(scale=0.5),
+    "output zero point past int8": lambda m: m["output"].update(zero_point=300),
+    "absurd arena": lambda m: m.update(arena_bytes=10 ** 12),
+    "duplicate labels": lambda m: m.update(labels=["a", "a"]),
+    "unknown resize": lambda m: m["input"].update(resize="lanczos"),
+}
+
+
+@pytest.mark.parametrize("lie", sorted(LIES))
+def test_host_and_firmware_refuse_the_same_lying_model_json(tmp_path, lie):
+    from host_tools.firmware_modules import firmware_module
+    board_contract = firmware_module("model_contract")
+    raw = _lying(LIES[lie])
+    (tmp_path / "model.json").write_text(json.dumps(raw))
+    with pytest.raises(SmartbinError, match="model.json: "):
+        contract.load(tmp_path)
+    with pytest.raises(board_contract.ContractError):
+        board_contract.ModelContract(raw)
+
+
+def test_host_and_firmware_accept_the_same_honest_model_json(tmp_path):
+    from host_tools.firmware_modules import firmware_module
+    contract.save(_contract(), tmp_path)
+    assert contract.load(tmp_path)["labels"] == ["a", "b"]
+    assert firmware_module("model_contract").ModelContract(_contract()).labels == ["a", "b"]
+
+
+def test_a_deeply_nested_model_json_is_a_one_line_error_on_host_and_board(tmp_path):
+    from host_tools.firmware_modules import firmware_module
+    board_contract = firmware_module("model_contract")
+    nested = "[" * 100_000 + "]" * 100_000
+    (tmp_path / "model.json").write_text(nested)
+    with pytest.raises(SmartbinError, match="nested too deeply"):
+        contract.load(tmp_path)
+
+    class Storage:
+        def read(self, path):
+            return nested.encode()
+
+    with pytest.raises(board_contract.ContractError, match="not valid JSON"):
+        board_contract.load(Storage(), "/model.json")

@@ -45,7 +45,9 @@ class FakeWeb:
     `routes[path]` is a dict: body (bytes), status (default 200), redirect (a path or URL),
     delay (seconds before the body), break_once (send only this many bytes, once, then
     drop the connection), ranges (honour `Range: bytes=N-`, default True), no_length
-    (send no Content-Length: the body ends when the connection closes).
+    (send no Content-Length: the body ends when the connection closes), drip (seconds
+    between single bytes of the body; `dripped[path]` counts the bytes sent), drip_headers
+    (the same for a long header, before any body).
     `requests` records (path, Range header) of every request.
     """
 
@@ -56,6 +58,7 @@ class FakeWeb:
         web = self
         self.routes = {}
         self.requests = []
+        self.dripped = {}
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def log_message(self, *args):
@@ -66,6 +69,19 @@ class FakeWeb:
 
                 web.requests.append((self.path, self.headers.get("Range")))
                 route = web.routes.get(self.path)
+                if route is not None and route.get("drip_headers"):
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                    header = b"X-Slow: " + b"a" * 10_000 + b"\r\n"
+                    try:
+                        for index in range(len(header)):
+                            self.wfile.write(header[index:index + 1])
+                            self.wfile.flush()
+                            web.dripped[self.path] = index + 1
+                            time.sleep(route["drip_headers"])
+                    except OSError:
+                        pass
+                    self.close_connection = True
+                    return
                 if route is None:
                     self.send_error(404)
                     return
@@ -100,7 +116,14 @@ class FakeWeb:
                     payload = payload[:route.pop("break_once")]
                     self.close_connection = True
                 try:
-                    self.wfile.write(payload)
+                    if route.get("drip"):
+                        for index in range(len(payload)):
+                            self.wfile.write(payload[index:index + 1])
+                            self.wfile.flush()
+                            web.dripped[self.path] = index + 1
+                            time.sleep(route["drip"])
+                    else:
+                        self.wfile.write(payload)
                 except OSError:
                     pass
 

@@ -46,7 +46,7 @@ def test_check_fails_with_one_line(tmp_path, capsys, layout, message):
     err = _one_line_error(capsys)
     assert message in err
     if layout == "corrupt":
-        assert "glass/bad0.jpg: not an image format Pillow can read" in err
+        assert "glass/bad0.jpg: not an image format we read" in err
         assert "(and 2 more)" in err
 
 
@@ -93,3 +93,27 @@ def test_urls_into_a_file_is_a_one_line_error(tmp_path, capsys):
     assert cli.main(["data", "urls", str(tmp_path / "urls.txt"), "--label", "can",
                      "--dest", str(tmp_path / "dest")]) == 1
     assert "is a file" in _one_line_error(capsys)
+
+
+def test_file_names_that_are_not_utf8_are_split_and_printed(tmp_path, capsys):
+    import os
+    from data_helpers import photo_bytes
+    data = tmp_path / "data"
+    make_dataset(data, {"glass": 10, "paper": 10})
+    odd_name = os.fsdecode(b"caf\xe9.png")
+    (data / "glass" / odd_name).write_bytes(photo_bytes(99))
+    out = tmp_path / "split.json"
+    assert cli.main(["data", "split", str(data), "--out", str(out)]) == 0
+    manifest = json.loads(out.read_text())
+    assert any("glass/" + odd_name == path for subset in manifest["subsets"].values()
+               for path, _ in subset)
+    (data / "paper" / odd_name).write_bytes(b"not a photo")
+    assert cli.main(["data", "check", str(data)]) == 1
+    assert "caf\\xe9.png" in _one_line_error(capsys)
+
+
+def test_class_folders_differing_only_in_case_are_refused_in_one_line(tmp_path, capsys):
+    make_dataset(tmp_path, {"Glass": 2, "glass": 2, "paper": 2})
+    assert cli.main(["data", "check", str(tmp_path)]) == 1
+    err = _one_line_error(capsys)
+    assert "Glass" in err and "glass" in err and "differ only in case" in err

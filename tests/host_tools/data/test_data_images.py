@@ -114,3 +114,71 @@ def test_thumbnails_with_faint_objects_in_different_places_do_not_match():
     assert not images.thumbs_match(first, second)
     assert images.thumbs_match(first, np.clip(first.astype(int) + 12, 0, 255).astype(np.uint8))
     assert images.thumbs_match(board, board)
+
+
+# ---- one decoder, one rule for a usable photo ------------------------------------------
+
+def _encoded(image, fmt, **options):
+    import io
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def _mid_grey_16bit():
+    import numpy as np
+    return Image.fromarray(np.full((16, 16), 32768, np.uint16))
+
+
+@pytest.mark.parametrize("make, fmt, expected", [
+    (_mid_grey_16bit, "PNG", 128),                                            # I;16
+    (lambda: _mid_grey_16bit().convert("I"), "TIFF", 128),                     # I (32-bit)
+    (lambda: Image.new("F", (16, 16), 0.5), "TIFF", 128),                      # float 0..1
+    (lambda: Image.new("CMYK", (16, 16), (0, 0, 0, 127)), "JPEG", 128),        # CMYK
+    (lambda: Image.new("LA", (16, 16), (0, 0)), "PNG", 255),                   # clear -> white
+    (lambda: Image.new("RGBA", (16, 16), (0, 0, 0, 0)), "PNG", 255),
+])
+def test_photos_that_are_not_8bit_rgb_are_converted_not_clipped(make, fmt, expected):
+    import numpy as np
+    image, _, _ = images.open_photo(_encoded(make(), fmt))
+    pixels = np.asarray(image)
+    assert image.mode == "RGB" and pixels.shape == (16, 16, 3)
+    assert abs(float(pixels.mean()) - expected) <= 3
+
+
+def test_a_palette_photo_with_a_transparent_colour_lies_on_white():
+    import numpy as np
+    picture = Image.new("P", (16, 16), 0)
+    picture.putpalette([0, 0, 0] * 256)
+    assert np.asarray(images.open_photo(_encoded(picture, "GIF", transparency=0))[0]).min() == 255
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "TIFF", "WEBP"])
+def test_a_multi_picture_file_is_its_first_picture(fmt):
+    import numpy as np
+    frames = [Image.new("RGB", (16, 16), colour) for colour in ((250, 250, 250), (0, 0, 0))]
+    data = _encoded(frames[0], fmt, save_all=True, append_images=frames[1:], lossless=True)
+    image, image_format, _ = images.open_photo(data)
+    assert image_format == fmt and np.asarray(image).mean() > 200
+
+
+def test_every_format_read_is_saved_under_a_suffix_that_data_check_lists():
+    assert all(suffix in images.IMAGE_SUFFIXES for suffix in images.SUFFIX_BY_FORMAT.values())
+    assert images.is_image_name("scan.tif") and images.is_image_name("scan.TIFF")
+
+
+def test_a_format_that_is_not_a_photo_is_refused():
+    with pytest.raises(SmartbinError, match="not an image format we read"):
+        images.open_photo(_encoded(Image.new("RGB", (16, 16)), "ICO"))
+
+
+def test_a_truncated_jpeg_is_refused_even_if_pillow_was_told_to_load_truncated_files(
+        monkeypatch):
+    from PIL import ImageFile
+    data = photo_bytes(1, "JPEG", size=(64, 64))
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    with pytest.raises(SmartbinError, match="does not decode"):
+        images.open_photo(data[:len(data) // 2])
+    with pytest.raises(SmartbinError, match="does not decode"):
+        images.inspect_image(data[:len(data) // 2])
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True

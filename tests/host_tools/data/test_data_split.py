@@ -155,3 +155,10 @@ def test_load_split_rejects_missing_and_non_json_files(tmp_path):
     (tmp_path / "split.json").write_text("{not json")
     with pytest.raises(SmartbinError, match="not valid JSON"):
         split.load_split(tmp_path / "split.json")
+
+
+def test_a_deeply_nested_split_manifest_is_a_one_line_error(tmp_path):
+    path = tmp_path / "split.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(SmartbinError, match="not valid JSON"):
+        split.load_split(path)

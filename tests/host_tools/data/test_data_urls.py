@@ -160,3 +160,117 @@ def test_cli_reports_counts(tmp_path, zoo, capsys):
     out = capsys.readouterr().out
     assert "can: 1 added, 0 already done; skipped: 1 not an image" in out
     assert "warning: %s line 3" % source in out
+
+
+def test_a_byte_order_mark_does_not_hide_the_first_url(tmp_path):
+    path = tmp_path / "urls.txt"
+    path.write_bytes("\ufeffhttp://example.com/a.png\nhttp://example.com/b.png\n"
+                     .encode("utf-8"))
+    assert urls.read_url_list(path) == (["http://example.com/a.png",
+                                         "http://example.com/b.png"], [])
+
+
+@pytest.mark.parametrize("bad", ["http://[::1", "http://host:99999/a.png",
+                                 "http://[::1]:port/a.png"])
+def test_a_malformed_url_is_a_skipped_line_not_a_traceback(tmp_path, bad):
+    path = _write_list(tmp_path / "urls.txt", [bad, "http://example.com/a.png"])
+    assert urls.read_url_list(path) == (["http://example.com/a.png"], [(1, bad)])
+
+
+def test_url_lists_for_classes_differing_only_in_case_are_refused(tmp_path):
+    _write_list(tmp_path / "src" / "Glass" / "urls.txt", ["http://127.0.0.1:1/a.png"])
+    _write_list(tmp_path / "src" / "glass" / "urls.txt", ["http://127.0.0.1:1/b.png"])
+    with pytest.raises(SmartbinError, match="Glass and glass .* differ only in case"):
+        urls.collect_urls(tmp_path / "src", tmp_path / "data", **FAST)
+
+
+def test_a_server_dripping_bytes_cannot_outlast_the_download_deadline(tmp_path, web):
+    body = photo_bytes(1)
+    web.routes["/drip.png"] = {"body": body, "drip": 0.01}
+    source = _write_list(tmp_path / "urls.txt", [web.url("/drip.png")])
+    urls.collect_urls(source, tmp_path / "d", label="can",
+                      **dict(FAST, timeout=0.25))
+    assert web.dripped["/drip.png"] < len(body)
+    assert not (tmp_path / "d" / "can").exists()
+
+
+def test_a_server_dripping_its_headers_cannot_outlast_the_download_deadline(web):
+    from host_tools.data import fetch
+    web.routes["/drip-headers.png"] = {"drip_headers": 0.01}
+    with pytest.raises(SmartbinError, match="slower than 1 s in all"):
+        fetch.get_bytes(web.url("/drip-headers.png"), timeout=0.5, max_seconds=1)
+    assert web.dripped["/drip-headers.png"] < 10_000
+
+
+def test_ctrl_c_stops_the_downloads_and_keeps_the_manifest_of_what_finished(tmp_path, web):
+    web.routes["/good1.png"] = {"body": photo_bytes(1)}
+    slow = ["/slow%d.png" % n for n in range(10)]
+    for path in slow:
+        web.routes[path] = {"body": photo_bytes(2), "delay": 0.5}
+    source = _write_list(tmp_path / "urls.txt", [web.url(p) for p in ["/good1.png"] + slow])
+
+    def interrupt(done, total):
+        if done:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        urls.collect_urls(source, tmp_path / "d", label="can", progress=interrupt,
+                          **dict(FAST, workers=1))
+    entries = _entries(tmp_path / "d", "can")
+    assert list(entries) == [web.url("/good1.png")] and "file" in entries[web.url("/good1.png")]
+    assert len(web.requests) < 1 + len(slow)
+
+
+def test_a_class_whose_urls_all_fail_leaves_no_folder(tmp_path, web):
+    web.routes["/good1.png"] = {"body": photo_bytes(1)}
+    _write_list(tmp_path / "src" / "paper" / "urls.txt", [web.url("/good1.png")])
+    _write_list(tmp_path / "src" / "glass" / "urls.txt", [web.url("/missing.png")])
+    summary = urls.collect_urls(tmp_path / "src", tmp_path / "d", **FAST)
+    assert not (tmp_path / "d" / "glass").exists()
+    assert any("no photo of class glass" in warning for warning in summary["warnings"])
+    from host_tools.data import images
+    assert list(images.list_class_folders(tmp_path / "d")) == ["paper"]
+
+
+def test_what_data_urls_keeps_data_check_reads_the_same_way(tmp_path, web, capsys):
+    import io
+
+    from PIL import Image
+
+    def encoded(fmt, first_seed):
+        frames = [Image.open(io.BytesIO(photo_bytes(seed))).convert("RGB")
+                  for seed in (first_seed, first_seed + 1)]
+        buffer = io.BytesIO()
+        frames[0].save(buffer, fmt, save_all=True, append_images=frames[1:])
+        return buffer.getvalue()
+
+    web.routes.update({"/pages.tif": {"body": encoded("TIFF", 11)},
+                       "/moving.gif": {"body": encoded("GIF", 21)},
+                       "/icon.ico": {"body": photo_bytes(13, "ICO")},
+                       "/good1.png": {"body": photo_bytes(1)}})
+    source = _write_list(tmp_path / "src" / "can" / "urls.txt",
+                         [web.url(p) for p in ("/pages.tif", "/moving.gif", "/icon.ico")])
+    _write_list(tmp_path / "src" / "jar" / "urls.txt", [web.url("/good1.png")])
+    summary = urls.collect_urls(source.parent.parent, tmp_path / "d", **FAST)
+    assert summary["classes"]["can"]["added"] == 2
+    assert summary["classes"]["can"]["not an image"] == 1
+    assert cli.main(["data", "check", str(tmp_path / "d")]) == 0
+    assert "2 classes, 3 photos (can 2, jar 1)" in capsys.readouterr().out
+
+
+def test_stopping_cuts_a_download_even_while_the_server_drips_its_headers(web):
+    import threading
+
+    from host_tools.data import fetch
+    web.routes["/drip-headers.png"] = {"drip_headers": 0.01}
+    stop = threading.Event()
+
+    def stop_once_dripping():
+        while not web.dripped.get("/drip-headers.png"):
+            threading.Event().wait(0.01)
+        stop.set()
+
+    threading.Thread(target=stop_once_dripping, daemon=True).start()
+    with pytest.raises(SmartbinError, match="stopped"):
+        fetch.get_bytes(web.url("/drip-headers.png"), timeout=5, max_seconds=600, stop=stop)
+    assert web.dripped["/drip-headers.png"] < 10_000

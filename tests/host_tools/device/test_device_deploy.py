@@ -246,3 +246,10 @@ def test_a_config_whose_pins_clash_with_the_board_is_refused_before_looking_for_
 def test_deploy_warns_about_lids_on_strapping_pins(deployed):
     assert [warning.split(" is a strapping pin")[0] for warning in deployed["pin_warnings"]] == [
         "GPIO15 for lid containers", "GPIO2 for lid general"]
+
+
+def test_a_deeply_nested_config_is_a_one_line_error(tmp_path, firmware_copy, tiny_model):
+    nested = tmp_path / "config.json"
+    nested.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(SmartbinError, match="not valid JSON"):
+        plan(firmware_copy, tiny_model, nested)

@@ -150,3 +150,52 @@ def test_inbox_question_ends_quietly_at_end_of_input(tmp_path, monkeypatch, caps
 
     monkeypatch.setattr("builtins.input", end_of_input)
     assert inbox._prompt("000001-ab", {"label": "paper"}, tmp_path / "000001-ab.png") is None
+
+
+@pytest.mark.parametrize("metadata", ["null", "[1, 2]", "{broken", "[" * 100_000])
+def test_a_frame_with_unusable_metadata_is_pulled_with_a_warning_and_so_are_later_ones(
+        board, empty_debug, tmp_path, metadata):
+    frames = put_debug_frames(board, 3)
+    (board.flash_dir / "debug" / "000001.json").write_text(metadata)
+    report = pull(board.port, tmp_path / "inbox", move=True)
+    assert len(report["pulled"]) == 3 and len(report["deleted"]) == 3
+    assert len(report["warnings"]) == 1 and "/debug/000001.raw" in report["warnings"][0]
+    inbox = tmp_path / "inbox"
+    assert sorted(p.read_bytes() for p in inbox.glob("*.raw")) == sorted(frames.values())
+    assert {p.name.split("-")[0] for p in inbox.glob("*.png")} == {"000000", "000002"}
+    assert list((board.flash_dir / "debug").iterdir()) == []
+    assert len(pull(board.port, inbox)["pulled"]) == 0
+
+
+def test_a_frame_with_unusable_metadata_still_makes_a_picture_with_the_models_size(
+        board, empty_debug, tmp_path):
+    from device_fixtures import write_model
+    put_debug_frames(board, 1)
+    (board.flash_dir / "debug" / "000000.json").write_text("null")
+    report = pull(board.port, tmp_path / "inbox", model_dir=write_model(tmp_path / "model"))
+    assert len(report["warnings"]) == 1 and len(list((tmp_path / "inbox").glob("*.png"))) == 1
+
+
+def test_accepting_predictions_never_files_a_frame_the_bin_could_not_classify(
+        board, empty_debug, tmp_path):
+    put_debug_frames(board, 1, label="unknown")
+    put_debug_frames(board, 1, label="metal", start=1)
+    put_debug_frames(board, 1, label="../up", start=2)
+    inbox = tmp_path / "inbox"
+    pull(board.port, inbox)
+    report = file_inbox(inbox, tmp_path / "data", accept_predictions=True)
+    assert [label for _, label, _ in report["filed"]] == ["metal"]
+    assert len(report["skipped"]) == 2
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["metal"]
+
+
+def test_accepting_predictions_skips_a_label_not_among_the_models_labels(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    Image.new("RGB", (4, 4)).save(inbox / "000000-abc.png")
+    (inbox / "000000-abc.json").write_text(json.dumps(
+        {"label": "battery", "labels": ["glass", "metal"]}))
+    Image.new("RGB", (4, 4)).save(inbox / "000001-abc.png")
+    (inbox / "000001-abc.json").write_text("null")
+    report = file_inbox(inbox, tmp_path / "data", accept_predictions=True)
+    assert report["filed"] == [] and len(report["skipped"]) == 2

@@ -48,7 +48,7 @@ help:
 	@echo "make pull-images PORT=..   copy the bin's debug frames into data/inbox"
 	@echo "make capture PORT=.. LABEL=..  take photos with the bin's camera into a class folder"
 	@echo "make monitor PORT=..       show the board's error log and output"
-	@echo "make firmware              build the ulab + TFLM + camera MicroPython image"
+	@echo "make firmware              build the TFLM + camera MicroPython image"
 	@echo "make firmware-host         build the same C stack as a MicroPython for this computer"
 
 $(VENV)/.installed: requirements.lock pyproject.toml
@@ -139,7 +139,7 @@ monitor: venv
 firmware:
 	@$(MAKE) --no-print-directory -C firmware/image
 
-# The image's MicroPython, ulab and microlite/TFLM built for this computer (cached under
+# The image's MicroPython and microlite/TFLM built for this computer (cached under
 # ~/.cache/smartbin); `make test` runs the firmware on it. SMARTBIN_FW_SOURCES=DIR: take
 # the pinned sources from a folder of source archives instead of GitHub.
 firmware-host:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the smartbin MicroPython image (ulab + microlite/TFLM + camera, application frozen)
+# Builds the smartbin MicroPython image (microlite/TFLM + camera, application frozen)
 # for the AI-Thinker ESP32-CAM, from the sources pinned in versions.env.
 #
 #   ./build.sh            Docker engine up: build inside espressif/idf:<ESP_IDF_VERSION>;
@@ -20,7 +20,7 @@ REPO=$(cd "$HERE/../.." && pwd)
 . "$HERE/sources.sh"
 
 BOARD=SMARTBIN_AITHINKER_ESP32CAM
-IMAGE_SOURCES="MICROPYTHON ULAB MICROLITE CAMERA_API ESP32_CAMERA"
+IMAGE_SOURCES="MICROPYTHON MICROLITE CAMERA_API ESP32_CAMERA"
 WORK_DIR=${SMARTBIN_FW_BUILD:-$HERE/build}
 SRC=$WORK_DIR/src
 DOCKER=${DOCKER:-docker}
@@ -73,7 +73,6 @@ inside() {
     local mpy=$SRC/micropython
     echo "Preparing pinned sources in $SRC (from $(archives_dir))"
     prepare_source MICROPYTHON "$mpy"
-    prepare_source ULAB "$SRC/micropython-ulab"
     prepare_source MICROLITE "$SRC/tensorflow-micropython-examples"  # and patches/
     prepare_source CAMERA_API "$SRC/micropython-camera-API"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the firmware's C stack for this computer: MicroPython's unix port at the image's
 # pin with the image's user C modules, prepared and patched by the same sources.sh as the
-# image (ulab with its definitions, microlite with its patches and operator list), and
+# image (microlite with its patches, definitions and operator list), and
 # TFLM with the ESP-NN kernels compiled from the image's esp-tflite-micro and esp-nn
 # releases by their own component files (host/). The camera binding is ESP32-only.
 # tests/firmware_unix runs the firmware on the result.
@@ -93,12 +93,11 @@ unset MAKEFLAGS MFLAGS MAKELEVEL BUILD BOARD_DIR FROZEN_MANIFEST USER_C_MODULES
 {
     echo "Preparing sources in $SRC (from $(archives_dir))"
     prepare_source MICROPYTHON "$SRC/micropython"
-    prepare_source ULAB "$SRC/micropython-ulab"
     prepare_source MICROLITE "$SRC/tensorflow-micropython-examples"
     [ -e "$TFLM/done" ] || build_tflm "$TFLM" "$WORK/tflm"
 
     # not stripped: tests read the symbol table (which resolver, how big)
-    echo "Building MicroPython $MICROPYTHON_TAG (unix port) with ulab and microlite"
+    echo "Building MicroPython $MICROPYTHON_TAG (unix port) with microlite"
     run "$WORK/micropython.log" "building MicroPython with the user modules" \
         make -C "$SRC/micropython/ports/unix" -j"$JOBS" \
         MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0 FROZEN_MANIFEST= \

@@ -8,8 +8,8 @@ int8 values as unsigned bytes (q & 0xFF), which is what a byte view of an int8 t
 
 `plain_rgb565` / `plain_gray` run everywhere; `preprocess_viper` holds their native twins
 (used only when the firmware has the viper emitter; the VM and CPython run the plain ones).
-ulab is deliberately not used here: every ESP32 build has the viper emitter, and the viper
-loop writes straight into the tensor, where ulab would allocate temporary arrays per frame.
+No array library (the image has no ulab): every ESP32 build has the viper emitter, and the
+viper loop writes straight into the tensor without allocating.
 """
 
 

@@ -1,4 +1,4 @@
-"""The application inside a real MicroPython (the pinned npm VM, no `machine`, no ulab):
+"""The application inside a real MicroPython (the pinned npm VM, no `machine`):
 full cycles with the fakes, the fault paths, flat memory from cycle to cycle, an
 allocation-free hot path, and the same int8 tensor as the host."""
 import json

@@ -32,7 +32,6 @@ APP_ALIGN = 0x10000
 # real app size and fails by itself if it outgrows the partition (IDF's size check).
 APP_BASE_BUDGET = {
     "MicroPython v1.27 ESP32 port with PSRAM and BLE, its own frozen modules": 1750 * 1024,
-    "ulab (2-D, no complex, no scipy)": 120 * 1024,
     "TFLM core, 22 kernels, ESP-NN, microlite binding": 320 * 1024,
     "esp32-camera (OV2640 only) and the camera binding": 80 * 1024,
 }

@@ -73,7 +73,6 @@ def stand_ins(tmp_path):
             "ports/esp32/boards/sdkconfig.base": "# stand-in\n",
             "ports/esp32/main/idf_component.yml": 'dependencies:\n  idf:\n    version: ">=5.3.0"\n',
         },
-        "ULAB": {"code/micropython.cmake": "# stand-in\n"},
         "MICROLITE": {"micropython-modules/microlite/tensorflow-microlite.c": MICROLITE_C},
         "CAMERA_API": {"src/micropython.cmake": "# stand-in\n"},
         "ESP32_CAMERA": {"CMakeLists.txt": "# stand-in\n"},
@@ -182,11 +181,11 @@ def test_build_script_stops_when_the_patch_does_not_apply(stand_ins):
 
 
 def test_a_tag_that_moved_is_refused(stand_ins):
-    stand_ins["versions"]["ULAB_COMMIT"] = "0" * 40
+    stand_ins["versions"]["CAMERA_API_COMMIT"] = "0" * 40
     _write_versions(stand_ins)
     done = _run(stand_ins)
     assert done.returncode != 0
-    assert "not the ULAB_COMMIT of versions.env" in done.stderr
+    assert "not the CAMERA_API_COMMIT of versions.env" in done.stderr
     assert not (stand_ins["image"] / "build" / "firmware.bin").exists()
 
 
@@ -202,11 +201,11 @@ def test_an_archive_with_another_checksum_is_refused(stand_ins):
 
 def test_a_missing_archive_is_named(stand_ins):
     env = _from_archives_only(stand_ins)
-    (stand_ins["archives"] / stand_ins["versions"]["ULAB_ARCHIVE"]).unlink()
+    (stand_ins["archives"] / stand_ins["versions"]["CAMERA_API_ARCHIVE"]).unlink()
     done = _run(stand_ins, **env)
     assert done.returncode != 0
     messages = [line for line in done.stderr.splitlines() if line.startswith("make firmware:")]
-    assert len(messages) == 1 and stand_ins["versions"]["ULAB_ARCHIVE"] in messages[0], done.stderr
+    assert len(messages) == 1 and stand_ins["versions"]["CAMERA_API_ARCHIVE"] in messages[0], done.stderr
 
 
 def test_an_archive_of_another_commit_is_refused(stand_ins):

@@ -14,7 +14,7 @@ def _entries(path):
 
 
 def test_both_builds_read_the_same_lists_and_name_no_source_themselves():
-    for module, lists in (("microlite", ("sources.txt", "defines.txt")), ("ulab", ("defines.txt",))):
+    for module, lists in (("microlite", ("sources.txt", "defines.txt")),):
         cmake = (USER_MODULES / module / "micropython.cmake").read_text()
         make = (USER_MODULES / module / "micropython.mk").read_text()
         for name in lists:
@@ -42,7 +42,9 @@ CMAKE_PROBE = """cmake_minimum_required(VERSION 3.16)
 project(probe NONE)
 add_library(usermod INTERFACE)
 include(${USER_C_MODULES})
-foreach(target usermod_microlite usermod_ulab)
+get_property(targets DIRECTORY PROPERTY BUILDSYSTEM_TARGETS)
+message(STATUS "targets=${targets}")
+foreach(target usermod_microlite)
     get_target_property(sources ${target} INTERFACE_SOURCES)
     get_target_property(definitions ${target} INTERFACE_COMPILE_DEFINITIONS)
     message(STATUS "${target} sources=${sources}")
@@ -60,16 +62,10 @@ print:
 
 
 def _upstream_stand_ins(root):
-    """The few upstream files the two builds include, as small stand-ins."""
-    ulab = root / "micropython-ulab" / "code"
-    ulab.mkdir(parents=True)
-    (ulab / "micropython.cmake").write_text(
-        "add_library(usermod_ulab INTERFACE)\n"
-        "target_compile_definitions(usermod_ulab INTERFACE MODULE_ULAB_ENABLED=1)\n")
-    (ulab / "micropython.mk").write_text("SRC_USERMOD += $(USERMOD_DIR)/ulab.c\n")
+    """The upstream file the image's cmake file includes, as a small stand-in."""
     camera = root / "micropython-camera-API" / "src"
     camera.mkdir(parents=True)
-    (camera / "micropython.cmake").write_text("# stand-in\n")
+    (camera / "micropython.cmake").write_text("add_library(usermod_mp_camera INTERFACE)\n")
 
 
 def _cmake_targets(tmp_path, sources_root):
@@ -80,7 +76,7 @@ def _cmake_targets(tmp_path, sources_root):
          "-DUSER_C_MODULES=%s" % (USER_MODULES / "micropython.cmake")],
         capture_output=True, text=True, env=dict(os.environ, SMARTBIN_FW_SRC=str(sources_root)))
     assert done.returncode == 0, done.stdout + done.stderr
-    found = dict(re.findall(r"-- (usermod_\w+ \w+)=(.*)", done.stdout))
+    found = dict(re.findall(r"-- (usermod_\w+ \w+|targets)=(.*)", done.stdout))
     return {key: value.split(";") for key, value in found.items()}
 
 
@@ -107,8 +103,17 @@ def test_the_image_cmake_and_the_unix_makefile_compile_the_same_files_the_same_w
     microlite_make = _make_variables(tmp_path, "microlite", sources_root)
     assert microlite_make["sources"].split() == [s for s in expected if s.endswith(".c")] + [
         s for s in expected if s.endswith(".cpp")]
-    for module in ("microlite", "ulab"):
-        defines = _entries(USER_MODULES / module / "defines.txt")
-        assert set(defines) <= set(cmake["usermod_%s definitions" % module]), module
-        flags = _make_variables(tmp_path, module, sources_root)["flags"].split()
-        assert set("-D" + d for d in defines) <= set(flags), module
+    defines = _entries(USER_MODULES / "microlite" / "defines.txt")
+    assert set(defines) <= set(cmake["usermod_microlite definitions"])
+    flags = microlite_make["flags"].split()
+    assert set("-D" + d for d in defines) <= set(flags)
+
+
+def test_the_image_has_exactly_microlite_and_the_camera_and_the_unix_build_microlite(tmp_path):
+    # no ulab: nothing in firmware/ imports it (README, "Firmware image")
+    sources_root = tmp_path / "src"
+    _upstream_stand_ins(sources_root)
+    targets = _cmake_targets(tmp_path, sources_root)["targets"]
+    assert sorted(targets) == ["usermod", "usermod_microlite", "usermod_mp_camera"]
+    # the unix build compiles every folder of user_modules/ that has a micropython.mk
+    assert sorted(p.parent.name for p in USER_MODULES.glob("*/micropython.mk")) == ["microlite"]

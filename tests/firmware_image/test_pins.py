@@ -14,18 +14,18 @@ def test_every_pin_is_written_once_in_the_repository():
 
 def test_a_pin_repeated_elsewhere_is_reported(tmp_path):
     versions = tmp_path / "versions.env"
-    versions.write_text("ULAB_TAG=9.9.9\nULAB_URL=https://example.invalid/ulab.git\n")
+    versions.write_text("CAMERA_API_TAG=9.9.9\nCAMERA_API_URL=https://example.invalid/camera.git\n")
     readme = tmp_path / "README.md"
-    readme.write_text("Built with ulab v9.9.9.\n")
-    with pytest.raises(ImageCheckError, match="ULAB_TAG=9.9.9 is written 2 times"):
+    readme.write_text("Built with the camera binding v9.9.9.\n")
+    with pytest.raises(ImageCheckError, match="CAMERA_API_TAG=9.9.9 is written 2 times"):
         check_pins_written_once(versions, [versions, readme])
-    readme.write_text("Built with the ulab release named in versions.env.\n")
+    readme.write_text("Built with the camera binding release named in versions.env.\n")
     check_pins_written_once(versions, [versions, readme])
 
 
 def test_versions_file_rejects_a_key_set_twice(tmp_path):
     versions = tmp_path / "versions.env"
-    versions.write_text("ULAB_TAG=1\nULAB_TAG=2\n")
+    versions.write_text("CAMERA_API_TAG=1\nCAMERA_API_TAG=2\n")
     with pytest.raises(ImageCheckError, match="set twice"):
         read_versions(versions)
 
@@ -40,8 +40,9 @@ def test_build_script_and_workflow_use_only_keys_of_the_versions_file():
 def test_every_source_has_a_commit_an_archive_and_its_checksum():
     versions = read_versions()
     sources = [key[:-len("_URL")] for key in versions if key.endswith("_URL")]
-    assert {"MICROPYTHON", "ULAB", "MICROLITE", "ESP_TFLITE_MICRO", "ESP_NN", "ESP32_CAMERA",
-            "CAMERA_API"} <= set(sources)
+    # the image's sources, and no more (ulab was dropped: nothing in firmware/ imports it)
+    assert sorted(sources) == sorted(["MICROPYTHON", "MICROLITE", "ESP_TFLITE_MICRO", "ESP_NN",
+                                      "ESP32_CAMERA", "CAMERA_API"])
     for name in sources:
         assert re.fullmatch(r"[0-9a-f]{40}", versions[name + "_COMMIT"]), name
         assert re.fullmatch(r"[0-9a-f]{64}", versions[name + "_ARCHIVE_SHA256"]), name

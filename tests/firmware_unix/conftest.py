@@ -18,7 +18,7 @@ _BUILD_TIMEOUT_S = 60 * 60
 
 @pytest.fixture(scope="session")
 def unix_micropython():
-    """Path of the unix MicroPython with ulab and microlite/TFLM, as the image builds them."""
+    """Path of the unix MicroPython with microlite/TFLM, as the image builds them."""
     done = subprocess.run(["bash", str(BUILD_HOST)], capture_output=True, text=True,
                           timeout=_BUILD_TIMEOUT_S)
     if done.returncode != 0:

@@ -1,4 +1,4 @@
-# User C modules of the smartbin image: ulab, microlite (TFLM + ESP-NN) and the camera
+# User C modules of the smartbin image: microlite (TFLM + ESP-NN) and the camera
 # binding. ../build.sh prepares their sources at the pins of ../versions.env in
 # SMARTBIN_FW_SRC and passes this file as USER_C_MODULES. (The unix build, make
 # firmware-host, reads the micropython.mk files beside these instead.)
@@ -8,7 +8,6 @@ else()
     get_filename_component(SMARTBIN_FW_SRC ${CMAKE_CURRENT_LIST_DIR}/../build/src ABSOLUTE)
 endif()
 
-include(${CMAKE_CURRENT_LIST_DIR}/ulab/micropython.cmake)
 include(${CMAKE_CURRENT_LIST_DIR}/microlite/micropython.cmake)
 
 # camera (ESP32 only): reads MICROPY_CAMERA_MODEL_AI_THINKER from the board's mpconfigboard.h.

@@ -7,6 +7,7 @@ import subprocess
 from .image_checks import IMAGE_DIR
 
 USER_MODULES = IMAGE_DIR / "user_modules"
+APP_MANIFEST = IMAGE_DIR.parent / "manifest.py"
 
 
 def _entries(path):
@@ -44,6 +45,7 @@ add_library(usermod INTERFACE)
 include(${USER_C_MODULES})
 get_property(targets DIRECTORY PROPERTY BUILDSYSTEM_TARGETS)
 message(STATUS "targets=${targets}")
+message(STATUS "manifest=${MICROPY_FROZEN_MANIFEST}")
 foreach(target usermod_microlite)
     get_target_property(sources ${target} INTERFACE_SOURCES)
     get_target_property(definitions ${target} INTERFACE_COMPILE_DEFINITIONS)
@@ -62,10 +64,30 @@ print:
 
 
 def _upstream_stand_ins(root):
-    """The upstream file the image's cmake file includes, as a small stand-in."""
-    camera = root / "micropython-camera-API" / "src"
+    """The upstream file the image's cmake file includes, as a small stand-in that does
+    what the pinned one does to the build: a target, and its own frozen manifest."""
+    camera = root / "micropython-camera-API"
     camera.mkdir(parents=True)
-    (camera / "micropython.cmake").write_text("add_library(usermod_mp_camera INTERFACE)\n")
+    (camera / "micropython.cmake").write_text(
+        "add_library(usermod_mp_camera INTERFACE)\n"
+        "set(MICROPY_FROZEN_MANIFEST ${CMAKE_CURRENT_LIST_DIR}/manifest.py)\n")
+
+
+def test_every_upstream_file_the_image_cmake_includes_is_in_its_pinned_archive():
+    from pinned_sources import CAMERA_API, MICROLITE, source_paths
+
+    archives = {"micropython-camera-API": CAMERA_API,
+                "tensorflow-micropython-examples": MICROLITE}
+    included = []
+    for cmake in USER_MODULES.rglob("*.cmake"):
+        included += re.findall(r"include\(\$\{SMARTBIN_FW_SRC\}/([^)]+)\)", cmake.read_text())
+    assert included
+    for path in included:
+        top, rest = path.split("/", 1)
+        assert rest in source_paths(archives[top]), "%s is not in %s" % (rest, archives[top])
+    # what the camera binding's own cmake does to the build (see _upstream_stand_ins)
+    from pinned_sources import read_source
+    assert "set(MICROPY_FROZEN_MANIFEST" in read_source(CAMERA_API, "micropython.cmake")
 
 
 def _cmake_targets(tmp_path, sources_root):
@@ -73,10 +95,11 @@ def _cmake_targets(tmp_path, sources_root):
     (tmp_path / "cmake" / "CMakeLists.txt").write_text(CMAKE_PROBE)
     done = subprocess.run(
         ["cmake", "-S", str(tmp_path / "cmake"), "-B", str(tmp_path / "cmake" / "build"),
-         "-DUSER_C_MODULES=%s" % (USER_MODULES / "micropython.cmake")],
+         "-DUSER_C_MODULES=%s" % (USER_MODULES / "micropython.cmake"),
+         "-DMICROPY_FROZEN_MANIFEST=%s" % APP_MANIFEST],
         capture_output=True, text=True, env=dict(os.environ, SMARTBIN_FW_SRC=str(sources_root)))
     assert done.returncode == 0, done.stdout + done.stderr
-    found = dict(re.findall(r"-- (usermod_\w+ \w+|targets)=(.*)", done.stdout))
+    found = dict(re.findall(r"-- (usermod_\w+ \w+|targets|manifest)=(.*)", done.stdout))
     return {key: value.split(";") for key, value in found.items()}
 
 
@@ -115,5 +138,11 @@ def test_the_image_has_exactly_microlite_and_the_camera_and_the_unix_build_micro
     _upstream_stand_ins(sources_root)
     targets = _cmake_targets(tmp_path, sources_root)["targets"]
     assert sorted(targets) == ["usermod", "usermod_microlite", "usermod_mp_camera"]
+
+
+def test_the_camera_binding_does_not_replace_the_applications_frozen_manifest(tmp_path):
+    sources_root = tmp_path / "src"
+    _upstream_stand_ins(sources_root)
+    assert _cmake_targets(tmp_path, sources_root)["manifest"] == [str(APP_MANIFEST)]
     # the unix build compiles every folder of user_modules/ that has a micropython.mk
     assert sorted(p.parent.name for p in USER_MODULES.glob("*/micropython.mk")) == ["microlite"]

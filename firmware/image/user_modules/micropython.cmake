@@ -11,4 +11,9 @@ endif()
 include(${CMAKE_CURRENT_LIST_DIR}/microlite/micropython.cmake)
 
 # camera (ESP32 only): reads MICROPY_CAMERA_MODEL_AI_THINKER from the board's mpconfigboard.h.
-include(${SMARTBIN_FW_SRC}/micropython-camera-API/src/micropython.cmake)
+# Its micropython.cmake (at the top of that repository) also points MICROPY_FROZEN_MANIFEST
+# at its own manifest (the port's modules + acamera.py), which would leave the application
+# out of the image: the manifest given to the build is put back after it.
+set(SMARTBIN_FROZEN_MANIFEST "${MICROPY_FROZEN_MANIFEST}")
+include(${SMARTBIN_FW_SRC}/micropython-camera-API/micropython.cmake)
+set(MICROPY_FROZEN_MANIFEST "${SMARTBIN_FROZEN_MANIFEST}")

@@ -74,7 +74,7 @@ def stand_ins(tmp_path):
             "ports/esp32/main/idf_component.yml": 'dependencies:\n  idf:\n    version: ">=5.3.0"\n',
         },
         "MICROLITE": {"micropython-modules/microlite/tensorflow-microlite.c": MICROLITE_C},
-        "CAMERA_API": {"src/micropython.cmake": "# stand-in\n"},
+        "CAMERA_API": {"micropython.cmake": "# stand-in\n"},
         "ESP32_CAMERA": {"CMakeLists.txt": "# stand-in\n"},
     }
     archives = tmp_path / "archives"

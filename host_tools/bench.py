@@ -27,7 +27,7 @@ BENCH_FILE = "bench.json"
 SPLIT_FILE = "split.json"
 DEFAULT_DATA = "data/trashnet"
 DEFAULT_DRINKING = "data/drinking_waste"
-# Targets of a model the bin can run well (see README, "model quality").
+# Targets of a model the bin can run well (see docs/model-quality.md).
 TARGETS = {"flatbuffer_bytes": 350 * 1024, "arena_bytes": 128 * 1024, "latency_ms_esp_nn": 380.0}
 
 # name -> (what it is, TrainOptions fields that differ from the defaults).

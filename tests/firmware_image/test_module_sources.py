@@ -133,7 +133,7 @@ def test_the_image_cmake_and_the_unix_makefile_compile_the_same_files_the_same_w
 
 
 def test_the_image_has_exactly_microlite_and_the_camera_and_the_unix_build_microlite(tmp_path):
-    # no ulab: nothing in firmware/ imports it (README, "Firmware image")
+    # no ulab: nothing in firmware/ imports it (docs/firmware-image.md)
     sources_root = tmp_path / "src"
     _upstream_stand_ins(sources_root)
     targets = _cmake_targets(tmp_path, sources_root)["targets"]

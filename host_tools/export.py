@@ -192,16 +192,13 @@ def held_out_photos(data_dir, manifest, labels, spec, calibrate_on=None, split_n
     are fitted on: each entry of `calibrate_on` is a folder of class folders or "val" (the
     split's val subset) or "val-composites" (the val items on other backgrounds), all put
     together; by default both val sets."""
-    import tempfile
-
-    from host_tools import ood
-    from host_tools.data import images
+    from host_tools import ood, sources
 
     chosen = calibrate_on is not None
-    sources = [calibrate_on] if isinstance(calibrate_on, (str, Path)) \
+    sets = [calibrate_on] if isinstance(calibrate_on, (str, Path)) \
         else list(calibrate_on or DEFAULT_CALIBRATE_ON)
     all_pixels, all_truth, names = [], [], []
-    for source in sources:
+    for source in sets:
         if str(source) in (VAL_SUBSET, VAL_COMPOSITES) and not manifest["subsets"].get("val"):
             raise SmartbinError("the split has no val photos to calibrate on: pass "
                                 "--calibrate-on DIR")
@@ -225,16 +222,9 @@ def held_out_photos(data_dir, manifest, labels, spec, calibrate_on=None, split_n
             where = " of %s" % split_name if split_name else ""
             names.append("val subset%s (%d photos)" % (where, len(truth)))
         else:
-            classes = images.list_class_folders(source)
-            unknown = sorted(set(classes) - set(labels))
-            if unknown:
-                raise SmartbinError("%s has class folder%s %s that the model does not know "
-                                    "(it knows %s)" % (source, "s" if len(unknown) > 1 else "",
-                                                       ", ".join(unknown), ", ".join(labels)))
-            files = [(path, label) for label, paths in classes.items() for path in paths]
-            pixels = training.load_pixels(files, spec, progress, stage="decode calibration")
-            truth = np.array([labels.index(label) for _, label in files], np.int64)
-            names.append("folder %s (%d photos)" % (source, len(files)))
+            pixels, truth = sources.labelled_folder(source, labels, spec, progress,
+                                                    stage="decode calibration")
+            names.append("folder %s (%d photos)" % (source, len(truth)))
         all_pixels.append(pixels)
         all_truth.append(truth)
     return np.concatenate(all_pixels), np.concatenate(all_truth), " + ".join(names)

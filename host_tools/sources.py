@@ -75,24 +75,32 @@ def epoch_arrays(sources, num_classes, epoch, seed, balance_classes=True):
             sample_weights(sources, num_classes, balance_classes))
 
 
-def folder_source(name, folder, labels, spec, share, progress=None):
-    """A source made of every photo of a folder of class folders (classes the model does
-    not know are an error)."""
+def labelled_folder(folder, labels, spec, progress=None, stage="decode"):
+    """(pixels, label indices) of every photo of a folder of class folders; a class the
+    model does not know is an error."""
     from host_tools.data import images
     from host_tools.train import load_pixels
 
     folder = Path(folder)
-    if not folder.is_dir():
-        raise SmartbinError("no %s folder at %s" % (name, folder))
     classes = images.list_class_folders(folder)
     unknown = sorted(set(classes) - set(labels))
     if unknown:
-        raise SmartbinError("%s has class folder%s %s that the model does not learn (it "
-                            "learns %s)" % (folder, "s" if len(unknown) > 1 else "",
-                                            ", ".join(unknown), ", ".join(labels)))
+        raise SmartbinError("%s has class folder%s %s that the model does not know (it "
+                            "knows %s)" % (folder, "s" if len(unknown) > 1 else "",
+                                           ", ".join(unknown), ", ".join(labels)))
     files = [(path, label) for label, paths in classes.items() for path in paths]
-    return Source(name, load_pixels(files, spec, progress, stage="decode " + name),
-                  np.array([labels.index(label) for _, label in files], np.int64), share)
+    return (load_pixels(files, spec, progress, stage=stage),
+            np.array([labels.index(label) for _, label in files], np.int64))
+
+
+def folder_source(name, folder, labels, spec, share, progress=None):
+    """A source made of every photo of a folder of class folders (classes the model does
+    not know are an error)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SmartbinError("no %s folder at %s" % (name, folder))
+    pixels, truth = labelled_folder(folder, labels, spec, progress, stage="decode " + name)
+    return Source(name, pixels, truth, share)
 
 
 def drinking_waste_source(folder, crops, labels, spec, share, progress=None):

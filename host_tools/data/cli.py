@@ -105,15 +105,10 @@ def _progress_bar(description, unit="photo"):
         bar.close()
 
 
-def _print_json(value):
-    print(json.dumps(value, indent=2, sort_keys=True))
-
-
-def _run_trashnet(args):
-    from host_tools.data import trashnet
-
-    labels = {"download": ("downloading TrashNet", "B"), "unpack": ("unpacking", "file"),
-              "import": ("importing", "file")}
+@contextlib.contextmanager
+def _stage_bars(labels):
+    """A `progress(stage, done, total)` callback with one bar per stage ({stage:
+    (description, unit)}), each closed when the next stage starts and all at the end."""
     bars = {}
 
     def progress(stage, done, total):
@@ -124,11 +119,24 @@ def _run_trashnet(args):
         bars[stage](done, total)
 
     try:
-        summary = trashnet.get_trashnet(args.dest, source=args.source, url=args.url,
-                                        sha256=args.sha256, progress=progress)
+        yield progress
     finally:
         for bar in bars.values():
             bar.close()
+
+
+def _print_json(value):
+    print(json.dumps(value, indent=2, sort_keys=True))
+
+
+def _run_trashnet(args):
+    from host_tools.data import trashnet
+
+    labels = {"download": ("downloading TrashNet", "B"), "unpack": ("unpacking", "file"),
+              "import": ("importing", "file")}
+    with _stage_bars(labels) as progress:
+        summary = trashnet.get_trashnet(args.dest, source=args.source, url=args.url,
+                                        sha256=args.sha256, progress=progress)
     if args.json:
         _print_json(summary)
     elif summary["action"] == "already complete":
@@ -150,21 +158,9 @@ def _run_drinking_waste(args):
     labels = {"download": ("downloading photos", "B"), "archive": ("downloading archive", "B"),
               "unpack": ("searching archive", "file"), "crop": ("cropping", "photo"),
               "import": ("importing", "file")}
-    bars = {}
-
-    def progress(stage, done, total):
-        if stage not in bars:
-            for bar in bars.values():
-                bar.close()
-            bars[stage] = _Bar(*labels[stage])
-        bars[stage](done, total)
-
-    try:
+    with _stage_bars(labels) as progress:
         summary = drinking_waste.get_drinking_waste(args.dest, source=args.source,
                                                     archive=args.archive, progress=progress)
-    finally:
-        for bar in bars.values():
-            bar.close()
     total = sum(summary["counts"].values())
     if args.json:
         _print_json(summary)

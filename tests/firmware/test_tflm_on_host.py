@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from host_tools import contract as host_contract
+from firmware_unix.frames import host_scores
 from host_tools import microlite_shim
 from smartbin.classifier import Classifier
 from smartbin.model_contract import ModelContract
@@ -13,19 +13,6 @@ from smartbin.preprocess import Preprocessor
 
 from .helpers import LABELS, flash_with
 from .test_preprocess_parity import random_frame
-
-
-def host_scores(model_dir, frame):
-    from tflite_micro.python.tflite_micro import runtime
-
-    contract = json.loads((model_dir / "model.json").read_text())
-    pixels = host_contract.rgb565_to_rgb888(frame, 96, 96)
-    tensor = host_contract.pixels_to_input(pixels, contract)[None]
-    interpreter = runtime.Interpreter.from_bytes((model_dir / "model.tflite").read_bytes(),
-                                                 arena_size=contract["arena_bytes"])
-    interpreter.set_input(tensor, 0)
-    interpreter.invoke()
-    return interpreter.get_output(0).reshape(-1).tolist()
 
 
 def firmware_classifier(model_dir, with_buffer=True):

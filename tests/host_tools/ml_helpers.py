@@ -10,16 +10,14 @@ PHOTOS_PER_CLASS = 30
 _built = {}
 
 
-def shape_photo(label, seed, size=(48, 40)):
-    """A noisy background with one shape whose colour and form give its class."""
-    rng = np.random.default_rng(seed)
-    base = rng.integers(90, 200, size=3)
-    noise = rng.integers(-30, 31, size=(size[1], size[0], 3))
-    image = Image.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8))
+def _draw_shape(image, label, rng, radii, margin):
+    """Draw the label's shape in its colour (jittered) at a random place and size, at least
+    `margin` pixels from the edges; returns the image."""
+    size = image.size
     draw = ImageDraw.Draw(image)
-    radius = int(rng.integers(9, 15))
-    cx = int(rng.integers(radius, size[0] - radius))
-    cy = int(rng.integers(radius, size[1] - radius))
+    radius = int(rng.integers(*radii))
+    cx = int(rng.integers(radius + margin, size[0] - radius - margin))
+    cy = int(rng.integers(radius + margin, size[1] - radius - margin))
     colour = tuple(int(c) for c in np.clip(np.array(_COLOURS[label]) + rng.integers(-25, 26, 3),
                                            0, 255))
     box = (cx - radius, cy - radius, cx + radius, cy + radius)
@@ -31,6 +29,15 @@ def shape_photo(label, seed, size=(48, 40)):
         draw.polygon([(cx, cy - radius), (cx - radius, cy + radius), (cx + radius, cy + radius)],
                      fill=colour)
     return image
+
+
+def shape_photo(label, seed, size=(48, 40)):
+    """A noisy background with one shape whose colour and form give its class."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(90, 200, size=3)
+    noise = rng.integers(-30, 31, size=(size[1], size[0], 3))
+    image = Image.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8))
+    return _draw_shape(image, label, rng, radii=(9, 15), margin=0)
 
 
 def make_shapes_dataset(root, per_class=PHOTOS_PER_CLASS, start_seed=0, labels=LABELS):
@@ -87,21 +94,7 @@ def board_photo(label, seed, size=(64, 48)):
     light = 235 - 25 * xs / size[0] - 10 * ys / size[1]
     board = np.stack([light, light - 3, light - 8], 2) + rng.normal(0, 1.5, (size[1], size[0], 3))
     image = Image.fromarray(np.clip(board, 0, 255).astype(np.uint8))
-    draw = ImageDraw.Draw(image)
-    radius = int(rng.integers(8, 12))
-    cx = int(rng.integers(radius + 6, size[0] - radius - 6))
-    cy = int(rng.integers(radius + 6, size[1] - radius - 6))
-    colour = tuple(int(c) for c in np.clip(np.array(_COLOURS[label]) + rng.integers(-25, 26, 3),
-                                           0, 255))
-    box = (cx - radius, cy - radius, cx + radius, cy + radius)
-    if label == "disc":
-        draw.ellipse(box, fill=colour)
-    elif label == "square":
-        draw.rectangle(box, fill=colour)
-    else:
-        draw.polygon([(cx, cy - radius), (cx - radius, cy + radius), (cx + radius, cy + radius)],
-                     fill=colour)
-    return image
+    return _draw_shape(image, label, rng, radii=(8, 12), margin=6)
 
 
 def make_board_dataset(root, per_class=PHOTOS_PER_CLASS, start_seed=0, labels=LABELS):

@@ -32,7 +32,7 @@ OOD ?=
 BENCH_ARGS ?=
 EXPORT_ARGS ?=
 
-.PHONY: help venv node model data split train export evaluate test bench simulate power \
+.PHONY: help venv node browser model data split train export evaluate test bench simulate power \
         flash deploy selftest servo pull-images capture monitor firmware firmware-host clean
 
 help:
@@ -67,7 +67,25 @@ node_modules/.installed: package.json package-lock.json
 node: node_modules/.installed
 
 # ---- host toolchain: data -> split -> train -> export -> evaluate -------------------
-data: venv
+# Each step is a file in $(BUILD), redone only when what it is made from changed: the
+# options above and the photo folders you gave (DATA, MINE, BACKGROUNDS: names, sizes,
+# times; the downloaded ones are checked by their checksums). So `make evaluate` after
+# `make model` only scores again, and `make model` twice trains once.
+MODEL_INPUTS = DATA=$(DATA) DRINKING_WASTE=$(DRINKING_WASTE) MINE=$(MINE) \
+	BACKGROUNDS=$(BACKGROUNDS) WEIGHTS=$(WEIGHTS) TRAIN_ARGS=$(TRAIN_ARGS) \
+	photos=$(shell find $(DATA) $(MINE) $(BACKGROUNDS) -type f \
+		-printf '%s %T@ %p\n' 2>/dev/null | sort | cksum)
+
+# Rewritten only when its text changes, so its time says when the inputs last changed.
+$(BUILD)/model-inputs.txt: export SMARTBIN_INPUTS = $(MODEL_INPUTS)
+$(BUILD)/export-inputs.txt: export SMARTBIN_INPUTS = EXPORT_ARGS=$(EXPORT_ARGS)
+$(BUILD)/model-inputs.txt $(BUILD)/export-inputs.txt: FORCE
+	@mkdir -p $(@D)
+	@printf '%s\n' "$$SMARTBIN_INPUTS" | cmp -s - $@ 2>/dev/null || printf '%s\n' "$$SMARTBIN_INPUTS" > $@
+
+FORCE:
+
+$(BUILD)/data.done: $(BUILD)/model-inputs.txt | $(VENV)/.installed
 ifeq ($(DATA),)
 	$(SMARTBIN) data trashnet --dest data/trashnet
 else
@@ -76,24 +94,30 @@ endif
 ifneq ($(DRINKING_WASTE),)
 	$(SMARTBIN) data drinking-waste --dest $(DRINKING_WASTE)
 endif
+	@touch $@
 
-split: data
-	$(SMARTBIN) data split $(DATASET) --out $(BUILD)/split.json
+$(BUILD)/split.json: $(BUILD)/data.done
+	$(SMARTBIN) data split $(DATASET) --out $@
 
-train: split
+$(BUILD)/train/model.keras: $(BUILD)/split.json
 	$(SMARTBIN) train $(DATASET) --split $(BUILD)/split.json --out $(BUILD)/train \
 		--cache $(BUILD)/cache $(if $(WEIGHTS),--weights $(WEIGHTS)) \
 		$(if $(DRINKING_WASTE),--drinking-waste $(DRINKING_WASTE)) \
 		$(if $(MINE),--mine $(MINE)) $(if $(BACKGROUNDS),--backgrounds $(BACKGROUNDS)) \
 		$(TRAIN_ARGS)
 
-export: train
+$(BUILD)/model/model.tflite: $(BUILD)/train/model.keras $(BUILD)/export-inputs.txt
 	$(SMARTBIN) export $(BUILD)/train --data $(DATASET) --split $(BUILD)/split.json --out $(BUILD)/model \
 		$(EXPORT_ARGS)
 
-evaluate: export
+$(BUILD)/model/report.md: $(BUILD)/model/model.tflite
 	$(SMARTBIN) evaluate --model $(BUILD)/model --data $(DATASET) --split $(BUILD)/split.json --report
 
+data: $(BUILD)/data.done
+split: $(BUILD)/split.json
+train: $(BUILD)/train/model.keras
+export: $(BUILD)/model/model.tflite
+evaluate: $(BUILD)/model/report.md
 model: evaluate
 
 bench: venv
@@ -102,8 +126,20 @@ bench: venv
 		$(if $(WEIGHTS),--weights $(WEIGHTS)) $(foreach dir,$(OOD),--ood $(dir)) $(BENCH_ARGS)
 
 # ---- tests ---------------------------------------------------------------------------
-test: venv node
+test: venv node browser
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# Headless Chromium (Debian's packages) for the tests that open the pages the tools make.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium and chromium-driver for the page tests"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 || \
+	    { apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; }; \
+	  else \
+	    echo "the tests need headless Chromium: sudo apt-get install chromium chromium-driver" >&2; exit 2; \
+	  fi; }
 
 # ---- the bin on this computer --------------------------------------------------------
 simulate: venv

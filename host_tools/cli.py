@@ -17,11 +17,11 @@ from host_tools.errors import SmartbinError
 # name -> (module implementing it, one-line help). The table is the whole CLI.
 _COMMANDS = {
     "data": ("host_tools.data.cli", "get, clean, inspect and split images"),
-    "train": ("host_tools.train", "train the classifier by transfer learning"),
-    "export": ("host_tools.export", "quantize to full int8; write model.tflite, model.h, model.json"),
-    "evaluate": ("host_tools.evaluate", "score an int8 model on a folder of class folders"),
-    "predict": ("host_tools.predict", "classify photos with an int8 model"),
-    "bench": ("host_tools.bench", "train and measure several operating points"),
+    "train": ("host_tools.model.train", "train the classifier by transfer learning"),
+    "export": ("host_tools.model.export", "quantize to full int8; write model.tflite, model.h, model.json"),
+    "evaluate": ("host_tools.model.evaluate", "score an int8 model on a folder of class folders"),
+    "predict": ("host_tools.model.predict", "classify photos with an int8 model"),
+    "bench": ("host_tools.model.bench", "train and measure several operating points"),
     "simulate": ("host_tools.simulate", "run the bin's firmware on photos, on this computer"),
     "power": ("host_tools.power", "estimate battery life and energy per item"),
     "flash": ("host_tools.device.flash", "write a MicroPython firmware image with esptool"),

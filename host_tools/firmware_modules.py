@@ -4,7 +4,7 @@ import importlib
 import sys
 from pathlib import Path
 
-FIRMWARE_DIR = Path(__file__).resolve().parent.parent / "firmware"
+from host_tools.paths import FIRMWARE_DIR
 
 
 def firmware_module(name):

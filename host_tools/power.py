@@ -18,12 +18,13 @@ import math
 import sys
 from pathlib import Path
 
-from host_tools import latency
+from host_tools.model import latency
 from host_tools.errors import SmartbinError
 
-FIRMWARE_DIR = Path(__file__).resolve().parent.parent / "firmware"
+from host_tools.paths import COMMITTED_DEFAULT, FIRMWARE_DIR
+
 DEFAULT_CONFIG = FIRMWARE_DIR / "config.json"
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default"
+DEFAULT_MODEL = COMMITTED_DEFAULT
 MODES = ("deep_sleep", "latch")
 # Keys of "power" that the firmware reads (smartbin/config.py validates them).
 FIRMWARE_KEYS = ("mode", "keep_alive_pin", "keep_alive_level", "release_wait_ms",

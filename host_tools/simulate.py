@@ -114,7 +114,7 @@ def simulate(images_dir, model_dir, config_path=DEFAULT_CONFIG, progress=None):
     app, fakes = _firmware()
     photos = list_photos(images_dir)
     # Checked against model.json's sha256 as `deploy` does: what runs here is what would ship.
-    from host_tools.predict import load_model_folder
+    from host_tools.model.predict import load_model_folder
 
     contract, model_bytes = load_model_folder(model_dir)
     raw_config, config = read_config(config_path)
@@ -233,7 +233,7 @@ def run(args):
             bar.total = total
             bar.update(done - bar.n)
 
-        from host_tools.predict import default_model_dir
+        from host_tools.model.predict import default_model_dir
 
         model_dir = args.model or default_model_dir()
         report = simulate(args.images, model_dir, args.config, progress=progress)

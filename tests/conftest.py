@@ -11,7 +11,7 @@ def tiny_int8_model(tmp_path_factory):
     import numpy as np
     import tensorflow as tf
 
-    from host_tools.export import quantize
+    from host_tools.model.export import quantize
 
     labels = ["cardboard", "glass", "metal", "paper", "plastic", "trash"]
 

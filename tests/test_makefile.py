@@ -44,3 +44,60 @@ def test_make_model_passes_your_photos_backgrounds_and_drinking_waste_to_trainin
 def test_make_bench_passes_each_out_of_domain_folder():
     commands = _dry_run("bench", "OOD=kitchen floor")
     assert "--ood kitchen --ood floor" in commands
+
+
+FAKE_SMARTBIN = r'''#!/bin/sh
+# Logs each step and writes the file that step makes, as the real commands do.
+echo "$1 $2" >> "$STEP_LOG"
+out=""; prev=""
+for a in "$@"; do [ "$prev" = "--out" ] && out="$a"; prev="$a"; done
+case "$1 $2" in
+  "data split"*) echo '{}' > "$out" ;;
+  train*) mkdir -p "$out" && touch "$out/model.keras" ;;
+  export*) mkdir -p "$out" && touch "$out/model.tflite" ;;
+  evaluate*) touch build-under-test/model/report.md ;;
+esac
+'''
+
+
+def _make_steps(tmp_path, *arguments):
+    log = tmp_path / "steps.log"
+    log.write_text("")
+    fake = tmp_path / "smartbin"
+    fake.write_text(FAKE_SMARTBIN)
+    fake.chmod(0o755)
+    venv = tmp_path / "venv"
+    if not venv.exists():
+        venv.mkdir()
+        (venv / ".installed").touch()
+    result = subprocess.run(
+        ["make", "--no-print-directory", *arguments, "SMARTBIN=%s" % fake, "VENV=%s" % venv,
+         "BUILD=build-under-test"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env={"PATH": "/usr/bin:/bin", "STEP_LOG": str(log)})
+    assert result.returncode == 0, result.stderr
+    return [line.split()[0] if not line.startswith("data") else line for line in
+            log.read_text().splitlines()]
+
+
+def test_each_model_step_is_a_file_redone_only_when_its_inputs_change(tmp_path):
+    for name in ("Makefile", "requirements.lock", "pyproject.toml"):
+        (tmp_path / name).symlink_to(REPO / name)
+    photos = tmp_path / "photos" / "glass"
+    photos.mkdir(parents=True)
+    (photos / "a.jpg").write_bytes(b"x")
+    first = _make_steps(tmp_path, "model", "DATA=photos", "DRINKING_WASTE=")
+    assert first == ["data check", "data split", "train", "export", "evaluate"]
+    assert _make_steps(tmp_path, "model", "DATA=photos", "DRINKING_WASTE=") == []
+    assert _make_steps(tmp_path, "evaluate", "DATA=photos", "DRINKING_WASTE=") == []
+    # Another export option exports and scores again, without training again.
+    assert _make_steps(tmp_path, "model", "DATA=photos", "DRINKING_WASTE=",
+                       "EXPORT_ARGS=--threshold 0.8") == ["export", "evaluate"]
+    # A new photo in the data folder is a new model.
+    (photos / "b.jpg").write_bytes(b"yy")
+    assert _make_steps(tmp_path, "model", "DATA=photos", "DRINKING_WASTE=",
+                       "EXPORT_ARGS=--threshold 0.8") == [
+        "data check", "data split", "train", "export", "evaluate"]
+    # So is another training option.
+    assert _make_steps(tmp_path, "train", "DATA=photos", "DRINKING_WASTE=",
+                       "TRAIN_ARGS=--epochs 3") == ["data check", "data split", "train"]

@@ -13,14 +13,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from host_tools import contract, model_choice
+from host_tools import contract
+
+from host_tools.model import model_choice
 from host_tools.errors import SmartbinError
+from host_tools.paths import FIRMWARE_DIR
 from host_tools.firmware_modules import firmware_module, pin_warnings
 from host_tools.device import firmware_check
 from host_tools.device.transport import TEMP_SUFFIX, Board, check_port
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_FIRMWARE = REPO_ROOT / "firmware"
+DEFAULT_FIRMWARE = FIRMWARE_DIR
 PACKAGE = "smartbin"
 BOARD_PACKAGE_DIR = "/lib/smartbin"
 MPY_ARCH = "xtensawin"  # the ESP32's native-code architecture for mpy-cross

@@ -53,7 +53,7 @@ def make_shapes_dataset(root, per_class=PHOTOS_PER_CLASS, start_seed=0, labels=L
 
 
 def tiny_options(**overrides):
-    from host_tools.train import TrainOptions
+    from host_tools.model.train import TrainOptions
 
     values = dict(backbone="scratch", input_size=32, colour="RGB", finetune_epochs=14,
                   head_learning_rate=5e-3, batch_size=8, augment=0.3, patience=14, seed=7,
@@ -64,7 +64,7 @@ def tiny_options(**overrides):
 
 def build_pipeline(root):
     """data -> split.json -> train/ -> model/ under `root`; returns a dict of paths and results."""
-    from host_tools import export, train
+    from host_tools.model import export, train
     from host_tools.data import split
 
     data_dir = make_shapes_dataset(root / "photos")

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from host_tools import augment, backbones
+from host_tools.model import augment, backbones
 
 
 @pytest.fixture(scope="module")

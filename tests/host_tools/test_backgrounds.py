@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from host_tools import backgrounds
+from host_tools.data import backgrounds
 from host_tools.errors import SmartbinError
 
 

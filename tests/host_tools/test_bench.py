@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from host_tools import bench, cli, latency
+from host_tools.model import bench, latency
+
+from host_tools import cli
 from ml_helpers import make_board_dataset, make_shapes_dataset
 
 _TINY = dict(backbone="scratch", input_size=32, finetune_epochs=1, head_epochs=0,

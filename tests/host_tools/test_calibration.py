@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from host_tools import backbones, calibration
+from host_tools.model import backbones, calibration
 from host_tools.errors import SmartbinError
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")

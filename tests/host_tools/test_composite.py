@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from host_tools import backgrounds, camera_look, composite
+from host_tools.data import backgrounds, camera_look, composite
 from host_tools.errors import SmartbinError
 
 

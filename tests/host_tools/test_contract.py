@@ -66,7 +66,7 @@ def _with_sorting(threshold, target=0.1):
 
 
 def test_the_recommended_threshold_round_trips_and_the_firmware_reads_it(tmp_path):
-    from host_tools import sorting
+    from host_tools.model import sorting
 
     contract.save(_with_sorting(0.73), tmp_path)
     loaded = contract.load(tmp_path)
@@ -81,7 +81,7 @@ def test_the_recommended_threshold_round_trips_and_the_firmware_reads_it(tmp_pat
 
 
 def test_a_model_json_without_a_threshold_means_the_default():
-    from host_tools import sorting
+    from host_tools.model import sorting
 
     assert sorting.threshold_for(None, _contract()) == 0.6
     assert sorting.threshold_for(None, _with_sorting(None)) == 0.6

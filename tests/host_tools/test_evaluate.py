@@ -5,7 +5,9 @@ import shutil
 import numpy as np
 import pytest
 
-from host_tools import cli, evaluate
+from host_tools import cli
+
+from host_tools.model import evaluate
 from host_tools.errors import SmartbinError
 from ml_helpers import make_shapes_dataset, pipeline  # noqa: F401 (fixture)
 

@@ -5,7 +5,9 @@ import re
 import numpy as np
 import pytest
 
-from host_tools import backbones, cli, contract, export, tflm
+from host_tools.model import backbones, export, tflm
+
+from host_tools import cli, contract
 from host_tools.data import split
 from host_tools.errors import SmartbinError
 from ml_helpers import pipeline  # noqa: F401 (fixture)
@@ -129,7 +131,7 @@ def test_export_cli_checks_the_split_before_loading_the_model(tmp_path, capsys):
 
 
 def test_export_recommends_the_threshold_evaluate_finds_on_the_val_subset(pipeline):
-    from host_tools import evaluate
+    from host_tools.model import evaluate
 
     sorting_block = contract.load(pipeline["model"])["sorting"]
     assert sorting_block["target_contamination"] == 0.1

@@ -2,7 +2,7 @@
 and scaling by MACs."""
 import pytest
 
-from host_tools import latency
+from host_tools.model import latency
 
 
 def test_anchor_network_has_the_stated_mac_count():

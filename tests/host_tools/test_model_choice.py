@@ -10,9 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from host_tools import cli, model_choice
+from host_tools.paths import REPO_ROOT
+from host_tools import cli
 
-REPO = model_choice.REPO_ROOT
+from host_tools.model import model_choice
+
+REPO = REPO_ROOT
 
 
 def make_model_choice(build_dir):

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from host_tools import ood
+from host_tools.model import ood
 from host_tools.data import split as splits
 from ml_helpers import LABELS, make_board_dataset
 
@@ -63,7 +63,7 @@ def test_yardstick_writes_composites_of_test_items_only_and_reuses_them(board_da
 
 
 def test_few_shot_curve_reports_each_count(board_data, tmp_path):
-    from host_tools import train
+    from host_tools.model import train
     from ml_helpers import tiny_options
 
     root, data, manifest = board_data
@@ -88,7 +88,7 @@ def test_calibration_composites_take_val_items_only(board_data, tmp_path):
 
 
 def test_export_calibrates_on_val_and_its_composites_by_default(board_data):
-    from host_tools import export, train
+    from host_tools.model import export, train
 
     root, data, manifest = board_data
     spec = train.input_spec(__import__("ml_helpers").tiny_options())

@@ -4,7 +4,9 @@ import re
 
 import pytest
 
-from host_tools import latency, power
+from host_tools.model import latency
+
+from host_tools import power
 from host_tools.cli import main
 from host_tools.errors import SmartbinError
 

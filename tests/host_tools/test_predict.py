@@ -4,7 +4,9 @@ import sys
 
 from PIL import Image
 
-from host_tools import cli, predict
+from host_tools import cli
+
+from host_tools.model import predict
 from ml_helpers import pipeline, shape_photo  # noqa: F401 (fixture)
 
 

@@ -3,7 +3,7 @@ re-estimation on clean photos, and option checks."""
 import numpy as np
 import pytest
 
-from host_tools import backbones, train
+from host_tools.model import backbones, train
 from host_tools.errors import SmartbinError
 
 

@@ -3,7 +3,7 @@ small set, the recommended threshold, and the same lid as the firmware for every
 import numpy as np
 import pytest
 
-from host_tools import sorting
+from host_tools.model import sorting
 from host_tools.power import DEFAULT_CONFIG, read_config
 
 LABELS = ["cardboard", "glass", "metal", "paper", "plastic", "trash"]

@@ -3,7 +3,7 @@ epochs are reproducible and swap in composites at the asked rate."""
 import numpy as np
 import pytest
 
-from host_tools import sources
+from host_tools.model import sources
 from host_tools.errors import SmartbinError
 
 

@@ -2,7 +2,9 @@
 import numpy as np
 import pytest
 
-from host_tools import backbones, contract, export, tflm
+from host_tools.model import backbones, export, tflm
+
+from host_tools import contract
 from host_tools.errors import SmartbinError
 from ml_helpers import pipeline  # noqa: F401 (fixture)
 

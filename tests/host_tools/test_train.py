@@ -7,7 +7,9 @@ import threading
 import numpy as np
 import pytest
 
-from host_tools import backbones, cli, train
+from host_tools.model import backbones, train
+
+from host_tools import cli
 from host_tools.errors import SmartbinError
 from ml_helpers import make_shapes_dataset, pipeline, tiny_options  # noqa: F401 (fixture)
 

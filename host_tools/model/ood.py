@@ -25,7 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from host_tools import atomic, backgrounds, camera_look, composite
+from host_tools import atomic
+
+from host_tools.data import backgrounds, camera_look, composite
 from host_tools.errors import SmartbinError
 
 DRINKING_TEST_FRACTION = 0.3
@@ -100,7 +102,7 @@ def calibration_composites(folder, trashnet_dir, manifest, seed=1234, cache_dir=
     (`backgrounds.TRAIN_FAMILIES`), with the camera look: photos off the white board that
     neither training nor the yardstick uses, for fitting the temperature and the
     recommended threshold. Items whose board could not be found are left out."""
-    from host_tools import sources
+    from host_tools.model import sources
     from host_tools.data import split as splits
 
     val_items = splits.split_files(manifest, trashnet_dir, "val")
@@ -117,7 +119,7 @@ def calibration_composites(folder, trashnet_dir, manifest, seed=1234, cache_dir=
 def build_yardstick(out_dir, trashnet_dir, manifest, drinking_dir=None, user_dirs=(),
                     seed=1234, cache_dir=None, progress=None):
     """Every out-of-domain set: {name: [(path, label), ...]} (see the module docstring)."""
-    from host_tools import sources
+    from host_tools.model import sources
     from host_tools.data import images, split as splits
 
     out_dir = Path(out_dir)
@@ -159,7 +161,7 @@ def build_yardstick(out_dir, trashnet_dir, manifest, drinking_dir=None, user_dir
 
 def set_metrics(truth, predicted, labels):
     """Top-1, macro recall and F1, and the worst class's recall, over the classes present."""
-    from host_tools.evaluate import classification_metrics
+    from host_tools.model.evaluate import classification_metrics
 
     metrics = classification_metrics(truth, predicted, labels)
     present = {label: row for label, row in metrics["per_class"].items() if row["support"]}
@@ -173,7 +175,7 @@ def set_metrics(truth, predicted, labels):
 
 def score_int8(model_dir, sets, progress=None):
     """Each set scored by the int8 model as deployed: {name: set_metrics}."""
-    from host_tools import predict
+    from host_tools.model import predict
 
     model_contract, model_bytes = predict.load_model_folder(model_dir)
     labels = model_contract["labels"]
@@ -234,7 +236,8 @@ def few_shot_curve(train_dir, train_pixels, train_labels, shot_files, labels,
     weighs a user's folder), and scored (float) on the source's other photos. A class
     with fewer than 2N photos gives half of them. Mean over `repeats` draws.
     """
-    from host_tools import backbones, contract, train as training
+    from host_tools.model import backbones, train as training
+    from host_tools import contract
 
     model, config = training.load_trained(train_dir)
     keras = backbones.tensorflow().keras

@@ -157,7 +157,7 @@ def score_layer(model):
 
 
 def _keras():
-    from host_tools import backbones
+    from host_tools.model import backbones
 
     return backbones.tensorflow().keras
 
@@ -165,7 +165,7 @@ def _keras():
 def logits(model, pixels, batch_size=64):
     """The float model's logits (the score layer's input times its kernel, plus its bias),
     in float64, for uint8 pixels."""
-    from host_tools import backbones
+    from host_tools.model import backbones
 
     keras = _keras()
     layer = score_layer(model)

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from host_tools import backgrounds, composite, contract
+from host_tools.data import backgrounds, composite
+
+from host_tools import contract
 from host_tools.errors import SmartbinError
 
 _THREADS = 2
@@ -79,7 +81,7 @@ def labelled_folder(folder, labels, spec, progress=None, stage="decode"):
     """(pixels, label indices) of every photo of a folder of class folders; a class the
     model does not know is an error."""
     from host_tools.data import images
-    from host_tools.train import load_pixels
+    from host_tools.model.train import load_pixels
 
     folder = Path(folder)
     classes = images.list_class_folders(folder)
@@ -105,7 +107,7 @@ def folder_source(name, folder, labels, spec, share, progress=None):
 
 def drinking_waste_source(folder, crops, labels, spec, share, progress=None):
     """A source of drinking-waste crops (the ones given, e.g. the training groups)."""
-    from host_tools.train import load_pixels
+    from host_tools.model.train import load_pixels
 
     files = [(Path(folder) / crop["file"], crop["label"]) for crop in crops
              if crop["label"] in labels]

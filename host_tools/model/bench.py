@@ -3,12 +3,12 @@
 Each point is a set of training options. For each, the bench trains, exports the full-int8
 model (measuring its TFLM arena), scores it as deployed (photo -> contract resize -> int8
 -> TFLM) on the test split, and records accuracy (int8 and float), per-class recall,
-flatbuffer bytes, arena bytes, MACs, the estimated ESP32 latency (`host_tools.latency`)
+flatbuffer bytes, arena bytes, MACs, the estimated ESP32 latency (`host_tools.model.latency`)
 and the training time. The result is one table (printed) and `bench.json` (the same
 figures), rewritten atomically after every point so a stopped run keeps what it measured.
 
 Beside TrashNet's test split every point is scored on the out-of-domain yardstick
-(`host_tools.ood`: held-out drinking-waste photos, TrashNet test items on backgrounds
+(`host_tools.model.ood`: held-out drinking-waste photos, TrashNet test items on backgrounds
 training never used with a dim OV2640-like look, any `--ood` folder): top-1, macro recall
 and F1 and the worst class per set, their mean top-1 (`ood_score`, what the default is
 chosen by) and the few-shot curve (top-1 on one fixed bin chamber after adding 0, 10, 30
@@ -20,7 +20,9 @@ import json
 import time
 from pathlib import Path
 
-from host_tools import atomic, latency
+from host_tools import atomic
+
+from host_tools.model import latency
 from host_tools.errors import SmartbinError
 
 BENCH_FILE = "bench.json"
@@ -75,7 +77,7 @@ COLUMNS = ("point", "int8_accuracy", "float_accuracy", "int8_minus_float_points"
 def point_options(name, points=None, drinking_dir=None, overrides=None):
     """TrainOptions for a named point (`overrides`: fields set for every point, e.g.
     fewer epochs for a quick comparison)."""
-    from host_tools.train import TrainOptions
+    from host_tools.model.train import TrainOptions
 
     points = POINTS if points is None else points
     if name not in points:
@@ -93,7 +95,7 @@ def point_options(name, points=None, drinking_dir=None, overrides=None):
 def measure_point(name, options, data_dir, manifest, point_dir, progress=None,
                   yardstick=None):
     """Train, export and score one point; return its row (a dict with every column)."""
-    from host_tools import evaluate, export, train
+    from host_tools.model import evaluate, export, train
 
     point_dir = Path(point_dir)
     summary = train.train(data_dir, manifest, point_dir / "train", options, progress)
@@ -131,7 +133,7 @@ def measure_point(name, options, data_dir, manifest, point_dir, progress=None,
 def score_out_of_domain(model_dir, yardstick, progress=None, train_dir=None):
     """{"ood": per-set figures, "ood_score": their mean top-1, "few_shot": curve or None}
     of an int8 model folder; the few-shot curve needs the Keras model (`train_dir`)."""
-    from host_tools import ood
+    from host_tools.model import ood
 
     scored = ood.score_int8(model_dir, yardstick["sets"], progress)
     figures = {"ood": scored, "ood_score": ood.ood_score(scored), "few_shot": None}
@@ -147,7 +149,7 @@ def build_yardstick(out_dir, data_dir, manifest, drinking_dir=None, ood_dirs=(),
                     cache_dir=None, progress=None):
     """The out-of-domain sets (written under out_dir/ood) and a cached loader of the
     TrashNet training photos at a model's input size (for the few-shot curve)."""
-    from host_tools import ood, train
+    from host_tools.model import ood, train
 
     sets = ood.build_yardstick(Path(out_dir) / "ood", data_dir, manifest, drinking_dir,
                                ood_dirs, manifest.get("seed", 1234), cache_dir, progress)
@@ -166,7 +168,7 @@ def build_yardstick(out_dir, data_dir, manifest, drinking_dir=None, ood_dirs=(),
 
 def score_model_row(model_dir, data_dir, manifest, yardstick, progress=None):
     """The row of an existing model folder: TrashNet test (int8) and out-of-domain."""
-    from host_tools import evaluate
+    from host_tools.model import evaluate
 
     metrics = evaluate.evaluate_model(model_dir, data_dir, manifest, "test", progress=progress)
     row = {"point": str(model_dir), "int8_accuracy": metrics["accuracy"],

@@ -2,7 +2,7 @@
 
 Each photo goes through the contract's preprocessing (`contract.image_file_to_input`) and
 the int8 model runs in TensorFlow Lite Micro, the bin's runtime. The lid is the bin's own
-rule (`host_tools.sorting`, one lid per recycling class) at the model's recommended
+rule (`host_tools.model.sorting`, one lid per recycling class) at the model's recommended
 threshold, or at --threshold.
 """
 import hashlib
@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from host_tools import atomic, contract, tflm
+from host_tools import atomic, contract
+
+from host_tools.model import tflm
 from host_tools.errors import SmartbinError
 
 _THUMB_SIDE = 160
@@ -24,8 +26,8 @@ _DECODE_THREADS = 4
 
 def default_model_dir():
     """The model you trained (build/model) if there is one, else the committed default;
-    says which on stderr (one rule for every command: host_tools/model_choice.py)."""
-    from host_tools import model_choice
+    says which on stderr (one rule for every command: host_tools/model/model_choice.py)."""
+    from host_tools.model import model_choice
 
     return model_choice.default_model_dir(announce=True)
 
@@ -74,7 +76,7 @@ def predict_images(model_dir, image_paths, progress=None, threshold=None):
     """Label, confidence and lid of each photo: a list of {"file", "label", "confidence",
     "lid", "scores": {label: score}}, in the order given. The lid follows the bin's rule at
     `threshold` (None: the model's recommended threshold)."""
-    from host_tools import sorting
+    from host_tools.model import sorting
 
     if not image_paths:
         raise SmartbinError("no images given")

@@ -4,8 +4,8 @@ The photos go through the contract's preprocessing and the int8 model runs in
 TensorFlow Lite Micro. The photos are either one subset of a split manifest, or any
 folder of class folders (e.g. photos taken with the bin, not in the training data).
 Besides accuracy: the sorting curve (share of items reaching a recycling lid and share of
-those in the wrong lid, per threshold; `host_tools.sorting`) and how honest the scores are
-on these photos (ECE and NLL; `host_tools.calibration`).
+those in the wrong lid, per threshold; `host_tools.model.sorting`) and how honest the scores are
+on these photos (ECE and NLL; `host_tools.model.calibration`).
 """
 import json
 import sys
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from host_tools import calibration, predict, report, sorting
+from host_tools.model import calibration, predict, report, sorting
 from host_tools.errors import SmartbinError
 
 METRICS_FILE = "metrics.json"
@@ -218,7 +218,7 @@ def run(args):
     model_dir = Path(args.model) if args.model else predict.default_model_dir()
     report_dir = None
     if args.report:
-        from host_tools.model_choice import DEFAULT_REPORT_DIR, is_committed_default
+        from host_tools.model.model_choice import DEFAULT_REPORT_DIR, is_committed_default
 
         # the committed default's report stays as committed
         report_dir = Path(args.out) if args.out else (

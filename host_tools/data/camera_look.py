@@ -1,7 +1,7 @@
 """Make a photo look as if the bin's OV2640 took it in a dim, warm-lit chamber.
 
 Used to build out-of-domain test photos (never in training, whose own augmentation is
-`host_tools.augment`): dim or warm light, the OV2640's typical green-magenta cast and low
+`host_tools.model.augment`): dim or warm light, the OV2640's typical green-magenta cast and low
 saturation, a soft lens, sensor noise and JPEG compression at the quality the camera
 driver uses for debug frames.
 """

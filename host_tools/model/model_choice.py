@@ -7,8 +7,8 @@ work from anywhere)."""
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-COMMITTED_DEFAULT = REPO_ROOT / "models" / "default"
+from host_tools.paths import COMMITTED_DEFAULT
+
 TRAINED = Path("build") / "model"
 # Where `evaluate --report` writes when asked to score the committed default: its own
 # report stays as committed.

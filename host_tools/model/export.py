@@ -2,10 +2,10 @@
 
 First the scores are made honest: a temperature fitted on held-out photos (the split's
 val subset, or a folder given with --calibrate-on) is folded into the last Dense layer
-(`host_tools.calibration`). Then post-training full-integer quantization (int8 weights,
+(`host_tools.model.calibration`). Then post-training full-integer quantization (int8 weights,
 activations, input and output; only TFLITE_BUILTINS_INT8 ops), its ranges taken from
 training photos. On the same held-out photos the int8 model's sorting curve gives the
-recommended confidence threshold for a target contamination (`host_tools.sorting`),
+recommended confidence threshold for a target contamination (`host_tools.model.sorting`),
 written to model.json's "sorting" block, which the bin uses unless its config.json sets
 a threshold.
 
@@ -31,8 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
-from host_tools import atomic, backbones, calibration, contract, sorting, tflm
-from host_tools import train as training
+from host_tools import atomic, contract
+
+from host_tools.model import backbones, calibration, sorting, tflm
+from host_tools.model import train as training
 from host_tools.errors import SmartbinError
 from host_tools.progress import ProgressBars
 
@@ -192,7 +194,7 @@ def held_out_photos(data_dir, manifest, labels, spec, calibrate_on=None, split_n
     are fitted on: each entry of `calibrate_on` is a folder of class folders or "val" (the
     split's val subset) or "val-composites" (the val items on other backgrounds), all put
     together; by default both val sets."""
-    from host_tools import ood, sources
+    from host_tools.model import ood, sources
 
     chosen = calibrate_on is not None
     sets = [calibrate_on] if isinstance(calibrate_on, (str, Path)) \

@@ -2,7 +2,7 @@
 
 TFLM is the runtime the bin uses, so the host measures arena size and scores int8
 accuracy with it. Some models make TFLM abort the whole process (seen: a softmax with a
-degenerate range), so every call runs in a fresh `python -m host_tools.tflm` process and
+degenerate range), so every call runs in a fresh `python -m host_tools.model.tflm` process and
 a crash comes back as a SmartbinError instead of killing the caller.
 """
 import json
@@ -50,7 +50,7 @@ def run(model_bytes, inputs=None, arena_bytes=None, measure_arena=False, progres
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
         with open(work / "stderr.txt", "wb") as stderr_file:
             process = subprocess.Popen(
-                [sys.executable, "-m", "host_tools.tflm", str(work)],
+                [sys.executable, "-m", "host_tools.model.tflm", str(work)],
                 stdout=subprocess.PIPE, stderr=stderr_file, env=env)
             for line in process.stdout:
                 # The child reports progress as "done total" lines.

@@ -5,8 +5,8 @@ first train only the new head on frozen features (computed once), then fine-tune
 whole network (batch norm trained, then re-estimated on clean photos). Photos are decoded
 once into a uint8 array at the input size (the same resize the bin's contract
 prescribes); each epoch half of the TrashNet photos are shown as their item on another
-background (`host_tools.composite`), other sources join with their share of the loss
-(`host_tools.sources`), and the batch is augmented on the fly and class-balanced.
+background (`host_tools.data.composite`), other sources join with their share of the loss
+(`host_tools.model.sources`), and the batch is augmented on the fly and class-balanced.
 
 Writes to the output folder (atomically): ``model.keras``, ``history.json`` (loss and
 accuracy per epoch, train and val) and ``train_config.json`` (the options, labels and
@@ -21,7 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from host_tools import atomic, backbones, contract
+from host_tools import atomic, contract
+
+from host_tools.model import backbones
 from host_tools.data.images import file_sha256
 from host_tools.errors import SmartbinError
 from host_tools.progress import ProgressBars
@@ -46,13 +48,13 @@ class TrainOptions:
     norm trained on augmented photos, val accuracy before re-estimation is too noisy to
     pick an epoch; measured on TrashNet it stopped mid-schedule and lost points).
     lr_schedule: "cosine" (decay to 5% over each phase) or "constant".
-    augment_style: "bin" (`host_tools.augment`: the bin's framing, backgrounds, light, flash
+    augment_style: "bin" (`host_tools.model.augment`: the bin's framing, backgrounds, light, flash
     glare, blur, RGB565) or "keras" (flips, rotation, zoom, brightness, contrast).
     blocks: MobileNetV1 depthwise-separable blocks kept (13 = all; 12 fits 380 ms).
     recalibrate_batchnorm: after training, re-estimate batch-norm statistics on clean
     training photos (training leaves statistics of augmented ones).
 
-    Sources (`host_tools.sources`): drinking_waste = a drinking-waste folder whose training
+    Sources (`host_tools.model.sources`): drinking_waste = a drinking-waste folder whose training
     photos (`ood.split_drinking_waste`) join with `drinking_share` of the loss; composite =
     chance that a TrashNet photo is shown, in an epoch, as its item on another background
     (one of `composite_variants` made once, seeded); backgrounds = a folder of extra
@@ -184,11 +186,11 @@ def load_split_arrays(data_dir, manifest, subset, spec, progress=None):
 
 def _augmenter(keras, strength, seed, style="keras"):
     """Random flips, rotation, zoom/crop, shift, brightness and contrast on 0..255 pixels
-    (style "keras"), or the bin-like chain of `host_tools.augment` (style "bin")."""
+    (style "keras"), or the bin-like chain of `host_tools.model.augment` (style "bin")."""
     if strength <= 0:
         return None
     if style == "bin":
-        from host_tools import augment
+        from host_tools.model import augment
 
         return lambda images, training=True: augment.bin_augment(images, strength)
     s = strength
@@ -207,7 +209,7 @@ def _datasets(tf, keras, train_sources, val, options, num_classes):
 
     Each epoch's photos come from `sources.epoch_arrays` (one composite variant or the
     original per photo, seeded by epoch), shuffled, then augmented in the graph."""
-    from host_tools import sources as sourcing
+    from host_tools.model import sources as sourcing
 
     augment = _augmenter(keras, options.augment, options.seed, options.augment_style)
     total = sum(len(source.labels) for source in train_sources)
@@ -396,9 +398,10 @@ def _run_phases(tf, keras, model, train_arrays, val_arrays, train_ds, steps, val
 
 
 def training_sources(data_dir, manifest, labels, spec, options, progress=None):
-    """The `host_tools.sources.Source` list the options ask for (TrashNet's train split
+    """The `host_tools.model.sources.Source` list the options ask for (TrashNet's train split
     first, with its composite variants)."""
-    from host_tools import backgrounds, ood, sources
+    from host_tools.data import backgrounds
+    from host_tools.model import ood, sources
 
     pixels, label_indices = load_split_arrays(data_dir, manifest, "train", spec, progress)
     trashnet = sources.Source("trashnet", pixels, label_indices, 1.0)
@@ -457,7 +460,7 @@ def train(data_dir, split_manifest, out_dir, options=None, progress=None):
                                        len(labels), options.alpha, weights_path,
                                        options.dropout, options.blocks)
     # The head and the batch-norm re-estimation see one clean draw of every source.
-    from host_tools import sources as sourcing
+    from host_tools.model import sources as sourcing
 
     train_arrays = sourcing.epoch_arrays(train_sources, len(labels), 0, options.seed,
                                          options.class_weights)

@@ -123,7 +123,7 @@ def rgb565(tf, images):
 
 def bin_augment(images, strength=1.0):
     """The whole chain on a float32 batch [N, S, S, 3] of 0..255 pixels; returns 0..255."""
-    from host_tools import backbones
+    from host_tools.model import backbones
 
     tf = backbones.tensorflow()
     if strength <= 0:

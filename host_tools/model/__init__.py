@@ -1,0 +1,1 @@
+"""The model stages: train, export (int8 + C array), evaluate, predict and bench."""

@@ -11,7 +11,8 @@ runs inside the tf.data pipeline):
   down, so an item has no "up");
 - background: the posterboard recoloured with a random low-frequency texture and grain,
   keeping the object's shadows;
-- light: exposure, contrast, saturation and white-balance changes;
+- light: exposure, contrast, saturation and white-balance changes, and (colour_drop) some
+  photos turned grey, so colour alone cannot decide the class;
 - flash glare: a bright Gaussian spot at a random place;
 - optics: defocus blur and sensor noise;
 - RGB565: each channel quantised to the sensor's 5/6/5 bits.
@@ -76,8 +77,9 @@ def background(tf, images, strength=1.0, probability=0.5):
     return images * (1.0 - amount) + texture * shading * amount
 
 
-def light(tf, images, strength=1.0):
-    """Exposure, brightness, contrast, saturation and white balance."""
+def light(tf, images, strength=1.0, colour_drop=0.0):
+    """Exposure, brightness, contrast, saturation and white balance; a `colour_drop`
+    share of the images loses its colour (saturation 0)."""
     batch = tf.shape(images)[0]
     s = strength
     images = images * _uniform(tf, [batch, 1, 1, 1], 1 - 0.4 * s, 1 + 0.3 * s) \
@@ -85,7 +87,9 @@ def light(tf, images, strength=1.0):
     mean = tf.reduce_mean(images, [1, 2, 3], keepdims=True)
     images = (images - mean) * _uniform(tf, [batch, 1, 1, 1], 1 - 0.3 * s, 1 + 0.3 * s) + mean
     grey = tf.reduce_mean(images, 3, keepdims=True)
-    images = (images - grey) * _uniform(tf, [batch, 1, 1, 1], 1 - 0.4 * s, 1 + 0.4 * s) + grey
+    saturation = _uniform(tf, [batch, 1, 1, 1], 1 - 0.4 * s, 1 + 0.4 * s) \
+        * (1.0 - _chance(tf, batch, colour_drop))
+    images = (images - grey) * saturation + grey
     channels = images.shape[-1]
     return images * _uniform(tf, [batch, 1, 1, channels], 1 - 0.15 * s, 1 + 0.15 * s)
 
@@ -121,7 +125,7 @@ def rgb565(tf, images):
     return tf.floor(tf.clip_by_value(images, 0.0, 255.0) / step) * step + step / 2.0
 
 
-def bin_augment(images, strength=1.0):
+def bin_augment(images, strength=1.0, colour_drop=0.0):
     """The whole chain on a float32 batch [N, S, S, 3] of 0..255 pixels; returns 0..255."""
     from host_tools.model import backbones
 
@@ -131,7 +135,7 @@ def bin_augment(images, strength=1.0):
     images = framing(tf, images, strength)
     if images.shape[-1] == 3:
         images = background(tf, images, strength)
-    images = light(tf, images, strength)
+    images = light(tf, images, strength, colour_drop)
     images = flash_glare(tf, images, strength)
     images = optics(tf, images, strength)
     if images.shape[-1] == 3:

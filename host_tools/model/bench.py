@@ -62,6 +62,8 @@ POINTS.update({
                          dict(_COMPOSITE, interpolate=0.5)),
     "composite-strong": ("composite 0.8 and stronger bin-like augmentation",
                          dict(_SOURCES, composite=0.8, augment=0.8)),
+    "composite-grey": ("composite, a third of the training photos turned grey",
+                       dict(_COMPOSITE, colour_drop=0.33)),
     "composite-only": ("composites but no drinking-waste training photos: the drinking-"
                        "waste set is then wholly unseen", {}),
     "composite-only-strong": ("composite-strong without the drinking-waste training photos",

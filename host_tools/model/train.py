@@ -50,6 +50,8 @@ class TrainOptions:
     lr_schedule: "cosine" (decay to 5% over each phase) or "constant".
     augment_style: "bin" (`host_tools.model.augment`: the bin's framing, backgrounds, light, flash
     glare, blur, RGB565) or "keras" (flips, rotation, zoom, brightness, contrast).
+    colour_drop: share of training photos turned grey (bin augmentation), so that colour
+    alone (a brownish floor, a warm light) cannot decide the class.
     blocks: MobileNetV1 depthwise-separable blocks kept (13 = all; 12 fits 380 ms).
     recalibrate_batchnorm: after training, re-estimate batch-norm statistics on clean
     training photos (training leaves statistics of augmented ones).
@@ -76,6 +78,7 @@ class TrainOptions:
     batch_size: int = 32
     augment: float = 0.5
     augment_style: str = "bin"
+    colour_drop: float = 0.0
     blocks: int = 12
     recalibrate_batchnorm: bool = True
     dropout: float = 0.2
@@ -117,6 +120,8 @@ class TrainOptions:
             raise SmartbinError("batch size must be at least 1")
         if not 0 <= self.augment <= 3:
             raise SmartbinError("augment strength must be between 0 and 3")
+        if not 0 <= self.colour_drop <= 1:
+            raise SmartbinError("colour drop must be a share between 0 and 1")
         if self.augment_style not in ("bin", "keras"):
             raise SmartbinError("augment style must be bin or keras")
         if not 1 <= self.blocks <= backbones.MOBILENET_V1_BLOCKS:
@@ -184,7 +189,7 @@ def load_split_arrays(data_dir, manifest, subset, spec, progress=None):
     return pixels, np.array([labels.index(label) for _, label in files], np.int64)
 
 
-def _augmenter(keras, strength, seed, style="keras"):
+def _augmenter(keras, strength, seed, style="keras", colour_drop=0.0):
     """Random flips, rotation, zoom/crop, shift, brightness and contrast on 0..255 pixels
     (style "keras"), or the bin-like chain of `host_tools.model.augment` (style "bin")."""
     if strength <= 0:
@@ -192,7 +197,8 @@ def _augmenter(keras, strength, seed, style="keras"):
     if style == "bin":
         from host_tools.model import augment
 
-        return lambda images, training=True: augment.bin_augment(images, strength)
+        return lambda images, training=True: augment.bin_augment(images, strength,
+                                                                 colour_drop)
     s = strength
     return keras.Sequential([
         keras.layers.RandomFlip("horizontal", seed=seed),
@@ -211,7 +217,8 @@ def _datasets(tf, keras, train_sources, val, options, num_classes):
     original per photo, seeded by epoch), shuffled, then augmented in the graph."""
     from host_tools.model import sources as sourcing
 
-    augment = _augmenter(keras, options.augment, options.seed, options.augment_style)
+    augment = _augmenter(keras, options.augment, options.seed, options.augment_style,
+                         options.colour_drop)
     total = sum(len(source.labels) for source in train_sources)
     steps = -(-total // options.batch_size)
     size, channels = val[0].shape[1], val[0].shape[3]
@@ -559,6 +566,8 @@ def configure(parser):
     parser.add_argument("--augment-style", choices=("bin", "keras"),
                         default=defaults.augment_style,
                         help="bin-like augmentation or plain Keras layers (default %(default)s)")
+    parser.add_argument("--colour-drop", type=float, default=defaults.colour_drop,
+                        help="share of training photos turned grey (default %(default)s)")
     parser.add_argument("--blocks", type=int, default=defaults.blocks,
                         help="MobileNetV1 blocks kept, 13 = all (default %(default)s)")
     parser.add_argument("--no-recalibrate-batchnorm", action="store_true",
@@ -601,7 +610,7 @@ def options_from_args(args):
         augment=args.augment, class_weights=not args.no_class_weights,
         label_smoothing=args.label_smoothing, dropout=args.dropout,
         freeze_batchnorm=args.freeze_batchnorm and not args.train_batchnorm,
-        augment_style=args.augment_style, blocks=args.blocks,
+        augment_style=args.augment_style, colour_drop=args.colour_drop, blocks=args.blocks,
         recalibrate_batchnorm=not args.no_recalibrate_batchnorm,
         patience=args.patience, seed=args.seed,
         drinking_waste=args.drinking_waste, drinking_share=args.drinking_share,

@@ -68,3 +68,15 @@ def test_framing_keeps_the_board_colour_when_zooming_out(tf):
     # No black fill: a zoomed-out image continues the posterboard (darkest input is 40).
     assert out.min() > 35.0
     assert out.shape == images.shape
+
+
+def test_colour_drop_turns_that_share_of_photos_grey_and_no_others(tf):
+    images = _posterboard_batch(count=200)
+    # Strength 0 leaves exposure, contrast and white balance alone: only the drop acts.
+    grey = augment.light(tf, tf.constant(images), 0.0, colour_drop=1.0).numpy()
+    assert np.allclose(grey[..., 0], grey[..., 1]) and np.allclose(grey[..., 1], grey[..., 2])
+    kept = augment.light(tf, tf.constant(images), 0.0, colour_drop=0.0).numpy()
+    assert np.allclose(kept, images)
+    some = augment.light(tf, tf.constant(images), 0.0, colour_drop=0.3).numpy()
+    turned = np.mean([np.allclose(photo[..., 0], photo[..., 2]) for photo in some])
+    assert 0.15 < turned < 0.45

@@ -35,7 +35,7 @@ img.figure { max-width: 100%; height: auto; display: block; margin: .6rem 0; }
 .gallery img { display: block; margin: 0 auto .3rem; max-width: 100%; height: auto; }
 .gallery .photo { height: 128px; display: flex; align-items: center; justify-content: center;
                   background: #f6f6f6; margin-bottom: .3rem; }
-.gallery .photo img { margin: 0; max-height: 128px; }
+.gallery .photo img { margin: 0; width: 100%; height: 128px; object-fit: contain; }
 .gallery .path { font-family: ui-monospace, monospace; font-size: .72rem; color: #444;
                  overflow-wrap: anywhere; }
 .wrong { color: #b00020; font-weight: 600; }

@@ -176,3 +176,34 @@ def test_evaluate_cli_on_a_full_disk_is_one_line_and_keeps_the_old_report(
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1 and "No space left on device" in err
     assert folder_state(model_dir) == before
+
+
+def test_the_page_renders_in_chromium_with_every_image_and_the_mistakes_worst_first(
+        scored, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    from browser import broken_images, chromium, console_errors
+    from host_tools.paths import REPO_ROOT
+
+    folder = tmp_path / "report"
+    report.write(folder, scored["metrics"], scored["contract"])
+    expected = [m["file"] for m in scored["metrics"]["mistakes"]]
+    with chromium(width=1100, height=900) as driver:
+        driver.get((folder / "report.html").as_uri())
+        assert driver.title == "Model report: model"
+        assert console_errors(driver) == []
+        assert broken_images(driver) == []
+        images = driver.find_elements(By.TAG_NAME, "img")
+        assert len(images) == 3 + len(expected)
+        assert all(image.get_attribute("src").startswith("data:image/") for image in images)
+        paths = [item.text for item in driver.find_elements(By.CSS_SELECTOR, ".gallery .path")]
+        assert paths == expected  # the most confident mistake first
+        assert "disc/" + HOSTILE_NAME in paths
+        assert driver.execute_script("return document.scripts.length") == 0
+        captions = driver.find_elements(By.CSS_SELECTOR, ".gallery li")
+        assert captions[0].text.startswith("1. true ")
+        height = driver.execute_script("return document.body.scrollHeight")
+        driver.set_window_size(1100, height + 100)
+        screenshot = REPO_ROOT / "build" / "report_page.png"
+        screenshot.parent.mkdir(exist_ok=True)
+        assert driver.save_screenshot(str(screenshot))

@@ -178,14 +178,14 @@ def page(metrics, model_contract=None, files=None, photo_root=None):
     files = files or {}
     photo_root = metrics["data"] if photo_root is None else photo_root
     name = Path(metrics["model"]).name or metrics["model"]
+    wrong = metrics.get("mistakes_total", len(metrics.get("mistakes") or []))
     body = ["<h1>Model report: %s</h1>" % _text(name),
             _facts(metrics, model_contract),
             '<p class="headline">int8 model as deployed (TensorFlow Lite Micro): '
-            "<b>accuracy %.1f%%</b>, macro F1 %.3f, %d of %d photos wrong "
-            '(<a href="#mistakes">see them</a>).</p>'
+            "<b>accuracy %.1f%%</b>, macro F1 %.3f, %s.</p>"
             % (100 * metrics["accuracy"], metrics["macro_f1"],
-               metrics.get("mistakes_total", len(metrics.get("mistakes") or [])),
-               metrics["images"]),
+               '%d of %d photos wrong (<a href="#mistakes">see them</a>)'
+               % (wrong, metrics["images"]) if wrong else "no photo wrong"),
             "<h2>Per class</h2>",
             _table(("class", "precision", "recall", "F1", "photos"),
                    [(label, "%.3f" % row["precision"], "%.3f" % row["recall"],

@@ -142,7 +142,8 @@ def atomic_files(folder, owned=()):
     """
     folder = Path(folder)
     _make_folder(folder.parent)
-    staging = Path(_temporary(tempfile.mkdtemp, folder, ""))
+    # beside the folder, on its file system (absolute: "." has no name to put it beside)
+    staging = Path(_temporary(tempfile.mkdtemp, Path(os.path.abspath(folder)), ""))
     try:
         try:
             yield staging

@@ -52,7 +52,11 @@ def test_a_file_where_the_folder_should_be_is_a_one_line_error(tmp_path):
     with pytest.raises(SmartbinError, match="is a file, not a folder"):
         with atomic.atomic_dir(in_the_way / "deeper" / "model"):
             pass
+    with pytest.raises(SmartbinError, match="is a file, not a folder"):
+        with atomic.atomic_files(in_the_way, owned=("report.md",)) as staging:
+            (staging / "report.md").write_text("x")
     assert in_the_way.read_text() == "notes"
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]
 
 
 def test_atomic_dir_puts_the_old_folder_back_when_the_swap_fails(tmp_path, monkeypatch):
@@ -93,3 +97,12 @@ def test_atomic_files_replaces_its_own_files_and_leaves_the_others(tmp_path):
     assert {p.name: p.read_text() for p in folder.iterdir()} == {
         "model.tflite": "model", "report.md": "new"}
     assert [p.name for p in tmp_path.iterdir()] == ["model"]
+
+
+def test_atomic_files_into_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "report.md").write_text("old")
+    with atomic.atomic_files(".", owned=("report.md",)) as staging:
+        (staging / "report.md").write_text("new")
+    assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
+    assert (tmp_path / "report.md").read_text() == "new"

@@ -257,7 +257,8 @@ def render(metrics, model_contract=None, export_figures=None, history=None):
     files["metrics.json"] = (json.dumps(metrics, indent=2) + "\n").encode("utf-8")
     files["report.md"] = markdown(metrics, model_contract, export_figures,
                                   bool(history)).encode("utf-8")
-    files["report.html"] = report_html.page(metrics, model_contract, files).encode("utf-8")
+    files["report.html"] = report_html.page(metrics, model_contract, files,
+                                            export_figures=export_figures).encode("utf-8")
     return files
 
 

@@ -92,7 +92,7 @@ def _confusion_table(metrics):
     return "\n".join(lines + ["</tbody>", "</table>"])
 
 
-def _facts(metrics, model_contract):
+def _facts(metrics, model_contract, export_figures):
     model_path = Path(metrics["model"])
     where = metrics["data"] + (" (%s split)" % metrics["subset"] if metrics.get("subset")
                                else "")
@@ -107,6 +107,13 @@ def _facts(metrics, model_contract):
                 facts.append((name, "%s bytes" % format(model_contract[key], ",")))
         if "macs" in model_contract:
             facts.append(("MACs per photo", format(model_contract["macs"], ",")))
+    if export_figures:
+        facts.append(("quantization check at export",
+                      "%s split, %d photos: float %.1f%%, int8 %.1f%% (%+.1f points)"
+                      % (export_figures["subset"], export_figures["images"],
+                         100 * export_figures["float_accuracy"],
+                         100 * export_figures["int8_accuracy"],
+                         round(export_figures["int8_minus_float_points"], 1) + 0.0)))
     return "<dl class=\"facts\">\n%s\n</dl>" % "\n".join(
         "<dt>%s</dt><dd>%s</dd>" % (_text(name), _text(value)) for name, value in facts)
 
@@ -172,15 +179,16 @@ def _mistakes_section(metrics, photo_root):
     return lines + ["</ol>"]
 
 
-def page(metrics, model_contract=None, files=None, photo_root=None):
+def page(metrics, model_contract=None, files=None, photo_root=None, export_figures=None):
     """The report page as HTML text. `files` holds the report's PNGs by name (see
-    `report.render`); the thumbnails are read from `photo_root` (default: the data folder)."""
+    `report.render`); the thumbnails are read from `photo_root` (default: the data folder);
+    `export_figures` is the model's export.json, when known."""
     files = files or {}
     photo_root = metrics["data"] if photo_root is None else photo_root
     name = Path(metrics["model"]).name or metrics["model"]
     wrong = metrics.get("mistakes_total", len(metrics.get("mistakes") or []))
     body = ["<h1>Model report: %s</h1>" % _text(name),
-            _facts(metrics, model_contract),
+            _facts(metrics, model_contract, export_figures),
             '<p class="headline">int8 model as deployed (TensorFlow Lite Micro): '
             "<b>accuracy %.1f%%</b>, macro F1 %.3f, %s.</p>"
             % (100 * metrics["accuracy"], metrics["macro_f1"],

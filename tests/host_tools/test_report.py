@@ -93,6 +93,19 @@ def test_every_name_from_outside_is_escaped_in_the_page(scored):
            "&quot;q&quot;.png" in page
 
 
+def test_the_page_names_the_model_the_data_and_the_export_check(scored, pipeline):  # noqa
+    from host_tools.model import report_html
+
+    figures = json.loads((pipeline["model"] / "export.json").read_text())
+    page = report_html.page(scored["metrics"], scored["contract"], {},
+                            export_figures=figures)
+    assert "<title>Model report: model</title>" in page
+    assert "%d from %s" % (scored["metrics"]["images"], scored["photos"]) in page
+    assert "quantization check at export</dt><dd>test split, %d photos: float %.1f%%" \
+        % (figures["images"], 100 * figures["float_accuracy"]) in page
+    assert "<b>accuracy %.1f%%</b>" % (100 * scored["metrics"]["accuracy"]) in page
+
+
 def test_an_undecodable_file_name_is_shown_not_fatal(scored, tmp_path):
     metrics = dict(scored["metrics"], mistakes=[dict(scored["metrics"]["mistakes"][0],
                                                      file="disc/bad\udcff.png")])

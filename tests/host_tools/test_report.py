@@ -42,15 +42,21 @@ def folder_state(folder):
     return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
 
 
-@pytest.fixture
-def model_with_old_report(pipeline, tmp_path):  # noqa: F811 (fixture)
-    """A copy of the model folder holding a report of the test split, with curves."""
-    model_dir = tmp_path / "model"
+@pytest.fixture(scope="module")
+def reported_model(pipeline, tmp_path_factory):  # noqa: F811 (fixture)
+    """The model folder with a report of the test split (with curves) beside it."""
+    model_dir = tmp_path_factory.mktemp("reported") / "model"
     shutil.copytree(pipeline["model"], model_dir)
     evaluate.evaluate_model(model_dir, pipeline["data"], pipeline["split"], "test",
                             report_dir=model_dir)
     assert (model_dir / "curves.png").is_file()
     return model_dir
+
+
+@pytest.fixture
+def model_with_old_report(reported_model, tmp_path):
+    """A fresh copy of `reported_model`, alone in its folder."""
+    return shutil.copytree(reported_model, tmp_path / "model")
 
 
 def test_the_mistakes_are_listed_most_confident_first_with_paths_in_the_data(scored):

@@ -88,10 +88,74 @@ def atomic_dir(final_dir):
             if old_dir.exists():
                 shutil.rmtree(old_dir)
             os.replace(final_dir, old_dir)
-            os.replace(tmp_dir, final_dir)
-            shutil.rmtree(old_dir)
+            try:
+                os.replace(tmp_dir, final_dir)
+            except OSError:
+                os.replace(old_dir, final_dir)  # the old folder goes back where it was
+                raise
+            shutil.rmtree(old_dir, ignore_errors=True)
         else:
             os.replace(tmp_dir, final_dir)
     finally:
         if tmp_dir.exists():
-            shutil.rmtree(tmp_dir)
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def _move_in(staging, folder, owned):
+    """Move every file of `staging` into `folder`, and the `owned` names it lacks out of it,
+    undoing every move if one fails: `folder` ends with the whole new set or the old one."""
+    new_names = {path.name for path in staging.iterdir()}
+    previous = staging.with_name(staging.name + ".previous")
+    previous.mkdir()
+    moves = []  # (from, to), undone in reverse on failure
+    try:
+        for name in sorted(new_names | set(owned)):
+            target = folder / name
+            if target.exists() or target.is_symlink():
+                os.replace(target, previous / name)
+                moves.append((target, previous / name))
+            if name in new_names:
+                os.replace(staging / name, target)
+                moves.append((staging / name, target))
+    except OSError:
+        try:
+            for source, moved_to in reversed(moves):
+                os.replace(moved_to, source)
+        except OSError as error:
+            raise SmartbinError("cannot put the old files back into %s (%s): they are in %s"
+                                % (folder, error.strerror or error, previous)) from None
+        shutil.rmtree(previous, ignore_errors=True)
+        raise
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_files(folder, owned=()):
+    """Yield a temporary folder beside `folder`; on success, move the files written there
+    into `folder` as one set.
+
+    Names in `owned` that the new set lacks are removed from `folder` too, so it holds the
+    whole new set or the whole old one, never a mix; its other files are never touched.
+    On any failure, while writing or while moving in, `folder` is left as it was and the
+    temporary folder is removed. (A folder swap would not do: the set shares its folder
+    with files it does not own, such as a model beside its report.)
+    """
+    folder = Path(folder)
+    _make_folder(folder.parent)
+    # beside the folder, on its file system (absolute: "." has no name to put it beside)
+    staging = Path(_temporary(tempfile.mkdtemp, Path(os.path.abspath(folder)), ""))
+    try:
+        try:
+            yield staging
+            if folder.is_dir():
+                _move_in(staging, folder, owned)
+            elif folder.exists():
+                raise SmartbinError("cannot write into %s: it is a file, not a folder" % folder)
+            else:  # nothing there yet: the whole folder appears at once
+                os.chmod(staging, 0o777 & ~_current_umask())
+                os.replace(staging, folder)
+        except OSError as error:
+            raise SmartbinError("cannot write into %s: %s; it is left as it was"
+                                % (folder, error.strerror or error)) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

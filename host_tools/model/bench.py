@@ -5,7 +5,9 @@ model (measuring its TFLM arena), scores it as deployed (photo -> contract resiz
 -> TFLM) on the test split, and records accuracy (int8 and float), per-class recall,
 flatbuffer bytes, arena bytes, MACs, the estimated ESP32 latency (`host_tools.model.latency`)
 and the training time. The result is one table (printed) and `bench.json` (the same
-figures), rewritten atomically after every point so a stopped run keeps what it measured.
+figures), rewritten atomically after every point so a stopped run keeps what it measured;
+it goes in together with the run's `split.json`, and each point's folder (train/ and model/)
+is swapped in whole, so a failure partway (a full disk) never mixes two runs.
 
 Beside TrashNet's test split every point is scored on the out-of-domain yardstick
 (`host_tools.model.ood`: held-out drinking-waste photos, TrashNet test items on backgrounds
@@ -96,10 +98,18 @@ def point_options(name, points=None, drinking_dir=None, overrides=None):
 
 def measure_point(name, options, data_dir, manifest, point_dir, progress=None,
                   yardstick=None):
-    """Train, export and score one point; return its row (a dict with every column)."""
+    """Train, export and score one point into `point_dir` (train/ and model/); return its
+    row (a dict with every column)."""
+    # train/ and model/ are swapped in together: a failure partway (a full disk) leaves
+    # the point folder of the previous run whole, never its training beside a new model
+    with atomic.atomic_dir(point_dir) as staging:
+        return _measure_into(name, options, data_dir, manifest, Path(staging), progress,
+                             yardstick)
+
+
+def _measure_into(name, options, data_dir, manifest, point_dir, progress, yardstick):
     from host_tools.model import evaluate, export, train
 
-    point_dir = Path(point_dir)
     summary = train.train(data_dir, manifest, point_dir / "train", options, progress)
     # The bench measures every point, also one whose int8 model loses accuracy.
     exported = export.export_model(point_dir / "train", data_dir, manifest, point_dir / "model",
@@ -199,7 +209,6 @@ def run_bench(data_dir, out_dir, point_names=None, points=None, progress=None,
         raise SmartbinError("a bench point is named twice")
     out_dir = Path(out_dir)
     manifest = splits.make_split(data_dir)
-    splits.save_split(manifest, out_dir / SPLIT_FILE)
     yardstick = build_yardstick(out_dir, data_dir, manifest, drinking_dir, ood_dirs,
                                 cache_dir or out_dir / "cache", progress)
     bench = {"schema": 2, "data": str(data_dir), "split": str(out_dir / SPLIT_FILE),
@@ -210,6 +219,11 @@ def run_bench(data_dir, out_dir, point_names=None, points=None, progress=None,
                                 "cycles_per_mac": {k: round(latency.cycles_per_mac(k), 2)
                                                    for k in latency.ANCHOR_MS}},
              "targets": TARGETS, "columns": list(COLUMNS), "rows": [], "complete": False}
+    # split.json and the new run's bench.json go in together: the bench.json beside a
+    # split.json is always the one measured on it
+    with atomic.atomic_files(out_dir, owned=(SPLIT_FILE, BENCH_FILE)) as staging:
+        splits.save_split(manifest, staging / SPLIT_FILE)
+        _write_bench(staging, bench)
     started = time.monotonic()
     jobs = [(str(model), None) for model in models] + [(name, name) for name in names]
     for index, (name, point) in enumerate(jobs):
@@ -225,8 +239,12 @@ def run_bench(data_dir, out_dir, point_names=None, points=None, progress=None,
         bench["rows"].append(row)
         bench["seconds"] = round(time.monotonic() - started, 1)
         bench["complete"] = index + 1 == len(jobs)
-        atomic.write_text(out_dir / BENCH_FILE, json.dumps(bench, indent=2) + "\n")
+        _write_bench(out_dir, bench)
     return bench
+
+
+def _write_bench(folder, bench):
+    atomic.write_text(Path(folder) / BENCH_FILE, json.dumps(bench, indent=2) + "\n")
 
 
 def _cell(value, pattern="{:,}"):

@@ -104,8 +104,9 @@ def evaluate_model(model_dir, data_dir, split_manifest=None, subset="test", repo
 
     The sorting curve counts lids as the bin config at `bin_config_path` maps classes to
     them (default: one lid per recycling class). With `report_dir`, also write
-    metrics.json, confusion.png, sorting.png, calibration.png, report.md and (when a
-    training history is given, or history.json sits in the model folder) curves.png.
+    metrics.json, confusion.png, sorting.png, calibration.png, report.md, report.html and
+    (when a training history is given, or history.json sits in the model folder)
+    curves.png, as one set (`host_tools.model.report.write`).
     """
     model_dir = Path(model_dir)
     model_contract, model_bytes = predict.load_model_folder(model_dir)
@@ -149,6 +150,9 @@ def evaluate_model(model_dir, data_dir, split_manifest=None, subset="test", repo
         truth, scores, labels, model_contract, target_contamination, bin_config,
         "lids of %s" % bin_config_path if bin_config_path else None)
     metrics["calibration"] = calibration_metrics(truth, scores, model_contract["output"])
+    # the most confident mistakes first: a wrong label or a useless photo tops the list
+    mistakes.sort(key=lambda mistake: (-mistake["confidence"], mistake["file"]))
+    metrics["mistakes_total"] = len(mistakes)
     metrics["mistakes"] = mistakes[:_MISTAKES_KEPT]
     for key in ("flatbuffer_bytes", "arena_bytes", "macs"):
         if key in model_contract:
@@ -194,7 +198,8 @@ def configure(parser):
     parser.add_argument("--subset", choices=("train", "val", "test"), default="test",
                         help="which part of the split to score (default %(default)s)")
     parser.add_argument("--report", action="store_true",
-                        help="write metrics.json, report.md, confusion.png, curves.png")
+                        help="write the report: report.html (one page with the photos it got "
+                             "wrong), report.md, metrics.json and the figures")
     parser.add_argument("--out", default=None,
                         help="folder for the report (default: the model folder)")
     parser.add_argument("--history", default=None,
@@ -245,5 +250,5 @@ def run(args):
     for line in summary_lines(metrics):
         print(line)
     if report_dir is not None:
-        print("report: %s" % (report_dir / "report.md"))
+        print("report: %s and report.html" % (report_dir / "report.md"))
     return 0

@@ -22,7 +22,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -383,6 +382,14 @@ def export_model(train_dir, data_dir, split_manifest, out_dir,
         "train_seconds": config.get("train_seconds"),
         "export_seconds": round(time.monotonic() - started, 1),
     }
+    write_model_folder(out_dir, model_bytes, c_name, model_contract, figures, train_dir)
+    return dict(model_contract, export=figures)
+
+
+def write_model_folder(out_dir, model_bytes, c_name, model_contract, figures, train_dir):
+    """Write model.tflite, model.h, model.json, export.json and the training record into
+    `out_dir` as one folder swap: a failure at any point (a full disk) leaves the previous
+    model folder whole and no temporary files."""
     with atomic.atomic_dir(out_dir) as tmp_dir:
         tmp_dir = Path(tmp_dir)
         (tmp_dir / TFLITE_FILE).write_bytes(model_bytes)
@@ -390,9 +397,8 @@ def export_model(train_dir, data_dir, split_manifest, out_dir,
         contract.save(model_contract, tmp_dir)
         (tmp_dir / EXPORT_FILE).write_text(json.dumps(figures, indent=2) + "\n")
         for name in (training.HISTORY_FILE, training.CONFIG_FILE):
-            if (train_dir / name).is_file():
-                shutil.copyfile(train_dir / name, tmp_dir / name)
-    return dict(model_contract, export=figures)
+            if (Path(train_dir) / name).is_file():
+                (tmp_dir / name).write_bytes((Path(train_dir) / name).read_bytes())
 
 
 # ---- command line -----------------------------------------------------------------------

@@ -6,6 +6,7 @@ rule (`host_tools.model.sorting`, one lid per recycling class) at the model's re
 threshold, or at --threshold.
 """
 import hashlib
+import io
 import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -119,8 +120,10 @@ def write_contact_sheet(results, out_path, columns=_SHEET_COLUMNS):
                             y + (_THUMB_SIDE - thumb.height) // 2))
         draw.text((x + 4, y + _THUMB_SIDE + 4),
                   "%s %.0f%%" % (result["label"], 100 * result["confidence"]), fill="black")
-    with atomic.atomic_path(out_path, suffix=".png") as tmp_path:
-        sheet.save(tmp_path, format="PNG")
+    # drawn whole in memory, then one atomic write: a full disk leaves the old sheet
+    buffer = io.BytesIO()
+    sheet.save(buffer, format="PNG")
+    atomic.write_bytes(out_path, buffer.getvalue())
     return out_path
 
 

@@ -1,10 +1,16 @@
 """The evaluation report: confusion matrix, sorting curve, reliability diagram and training
-curves as PNGs, and a short Markdown page."""
-from pathlib import Path
+curves as PNGs, a short Markdown page and a self-contained HTML page, written as one set."""
+import io
+import json
+import os
 
 import numpy as np
 
 from host_tools import atomic
+
+# Every file a report may hold: a new report replaces all of them (host_tools.atomic).
+REPORT_FILES = ("metrics.json", "report.md", "report.html", "confusion.png", "sorting.png",
+                "calibration.png", "curves.png")
 
 
 def _pyplot():
@@ -16,12 +22,15 @@ def _pyplot():
     return plt
 
 
-def _save(figure, path):
-    with atomic.atomic_path(path, suffix=".png") as tmp_path:
-        figure.savefig(tmp_path, format="png", dpi=110, bbox_inches="tight")
+def _png(figure):
+    """The figure as PNG bytes; the figure is closed."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    _pyplot().close(figure)
+    return buffer.getvalue()
 
 
-def confusion_png(confusion, labels, path, title="int8 model"):
+def confusion_png(confusion, labels, title="int8 model"):
     """Confusion matrix (rows: true label, columns: predicted), counts and row shares."""
     plt = _pyplot()
     confusion = np.asarray(confusion)
@@ -39,11 +48,10 @@ def confusion_png(confusion, labels, path, title="int8 model"):
             axes.text(col, row, str(confusion[row, col]), ha="center", va="center",
                       color="white" if shares[row, col] > 0.5 else "black", fontsize=9)
     figure.colorbar(image, ax=axes, fraction=0.046, label="share of the true class")
-    _save(figure, path)
-    plt.close(figure)
+    return _png(figure)
 
 
-def curves_png(history, path):
+def curves_png(history):
     """Loss and accuracy per epoch, train vs validation, with the training phases marked."""
     plt = _pyplot()
     figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -64,11 +72,10 @@ def curves_png(history, path):
         axes.grid(alpha=0.3)
         axes.legend()
     figure.suptitle("training curves (float model)")
-    _save(figure, path)
-    plt.close(figure)
+    return _png(figure)
 
 
-def sorting_png(sorting_figures, path, title="sorting curve"):
+def sorting_png(sorting_figures, title="sorting curve"):
     """Coverage, contamination and recovery against the threshold, with the target and the
     thresholds the bin would use (the model's) and the recommended one marked."""
     plt = _pyplot()
@@ -99,11 +106,10 @@ def sorting_png(sorting_figures, path, title="sorting curve"):
     axes.set_title("%s (%s)" % (title, sorting_figures["lids"]))
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8, loc="center left")
-    _save(figure, path)
-    plt.close(figure)
+    return _png(figure)
 
 
-def calibration_png(calibration_figures, path, title="reliability"):
+def calibration_png(calibration_figures, title="reliability"):
     """Accuracy against mean top score per bin; the diagonal is perfect calibration."""
     plt = _pyplot()
     rows = [row for row in calibration_figures["reliability"] if row["count"]]
@@ -120,14 +126,16 @@ def calibration_png(calibration_figures, path, title="reliability"):
     axes.set_ylabel("accuracy")
     axes.set_title("%s: ECE %.3f" % (title, calibration_figures["ece"]))
     axes.legend(fontsize=8, loc="upper left")
-    _save(figure, path)
-    plt.close(figure)
+    return _png(figure)
 
 
 _REPORTED_THRESHOLDS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
 
-def _sorting_lines(sorting_figures):
+def sorting_rows(sorting_figures):
+    """The sorting curve at the reported thresholds and at the marked ones: a list of
+    (threshold with its mark, to a recycling lid, in the wrong lid, recyclables in their
+    lid) as text."""
     recommended = sorting_figures["recommended"]
     marks = {sorting_figures["model_threshold"]: sorting_figures["model_threshold_from"]}
     if recommended["threshold"] is not None:
@@ -136,27 +144,36 @@ def _sorting_lines(sorting_figures):
             "meets the target" if recommended["target_met"] else "cleanest, target not met"]))
     rows = {row["threshold"]: row for row in sorting_figures["curve"]}
     rows[sorting_figures["model_threshold"]] = sorting_figures["at_model_threshold"]
+
+    def share(value):
+        return "-" if value is None else "%.1f%%" % (100 * value)
+
+    table = []
+    for threshold in sorted(set(_REPORTED_THRESHOLDS) | set(marks)):
+        row = rows.get(threshold)
+        if row is not None:
+            name = "%.2f%s" % (threshold,
+                               " (%s)" % marks[threshold] if threshold in marks else "")
+            table.append((name, share(row["coverage"]), share(row["contamination"]),
+                          share(row["recovered"])))
+    return table
+
+
+SORTING_EXPLAINED = ("An item reaches a recycling lid when its top class is a recycling class "
+                     "scoring at least the threshold; otherwise it goes to the general lid. "
+                     "Contamination: the share of recycling-lid items whose true class belongs "
+                     "in another lid (true trash included).")
+
+
+def _sorting_lines(sorting_figures):
+    recommended = sorting_figures["recommended"]
     lines = ["## Sorting", "",
-             "Lids: %s. An item reaches a recycling lid when its top class is a recycling "
-             "class scoring at least the threshold; otherwise it goes to the general lid. "
-             "Contamination: the share of recycling-lid items whose true class belongs in "
-             "another lid (true trash included)." % sorting_figures["lids"], "",
+             "Lids: %s. %s" % (sorting_figures["lids"], SORTING_EXPLAINED), "",
              "Target contamination %.0f%%: %s." % (100 * recommended["target_contamination"],
                                                   recommended["statement"]), "",
              "| threshold | to a recycling lid | in the wrong lid | recyclables in their "
              "lid |", "| --- | --- | --- | --- |"]
-    for threshold in sorted(set(_REPORTED_THRESHOLDS) | set(marks)):
-        row = rows.get(threshold)
-        if row is None:
-            continue
-
-        def share(value):
-            return "-" if value is None else "%.1f%%" % (100 * value)
-
-        name = "%.2f%s" % (threshold, " (%s)" % marks[threshold] if threshold in marks else "")
-        lines.append("| %s | %s | %s | %s |" % (name, share(row["coverage"]),
-                                               share(row["contamination"]),
-                                               share(row["recovered"])))
+    lines += ["| %s | %s | %s | %s |" % row for row in sorting_rows(sorting_figures)]
     return lines + ["", "![sorting curve](sorting.png)", ""]
 
 
@@ -216,25 +233,43 @@ def markdown(metrics, model_contract=None, export_figures=None, has_curves=False
         lines += _calibration_lines(metrics, export_figures)
     if has_curves:
         lines += ["![training curves](curves.png)", ""]
+    lines += ["The same report as one page, with the photos the model got wrong: "
+              "[report.html](report.html).", ""]
     return "\n".join(lines)
 
 
-def write(report_dir, metrics, model_contract=None, export_figures=None, history=None):
-    """Write metrics.json, confusion.png, sorting.png, calibration.png, curves.png (when a
-    history is given) and report.md."""
-    import json
+def render(metrics, model_contract=None, export_figures=None, history=None):
+    """Every file of the report, {name: bytes}: metrics.json, confusion.png, sorting.png,
+    calibration.png, curves.png (when a history is given), report.md and report.html."""
+    from host_tools.model import report_html
 
-    report_dir = Path(report_dir)
-    confusion_png(metrics["confusion"], metrics["labels"], report_dir / "confusion.png",
-                  "int8 model, %s: %.1f%%" % (metrics.get("subset") or "photos",
-                                             100 * metrics["accuracy"]))
+    subset = metrics.get("subset") or "photos"
+    files = {"confusion.png": confusion_png(metrics["confusion"], metrics["labels"],
+                                            "int8 model, %s: %.1f%%"
+                                            % (subset, 100 * metrics["accuracy"]))}
     if metrics.get("sorting"):
-        sorting_png(metrics["sorting"], report_dir / "sorting.png")
+        files["sorting.png"] = sorting_png(metrics["sorting"])
     if metrics.get("calibration"):
-        calibration_png(metrics["calibration"], report_dir / "calibration.png",
-                        "int8 model, %s" % (metrics.get("subset") or "photos"))
+        files["calibration.png"] = calibration_png(metrics["calibration"],
+                                                   "int8 model, %s" % subset)
     if history:
-        curves_png(history, report_dir / "curves.png")
-    atomic.write_text(report_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    atomic.write_text(report_dir / "report.md",
-                      markdown(metrics, model_contract, export_figures, bool(history)))
+        files["curves.png"] = curves_png(history)
+    files["metrics.json"] = (json.dumps(metrics, indent=2) + "\n").encode("utf-8")
+    files["report.md"] = markdown(metrics, model_contract, export_figures,
+                                  bool(history)).encode("utf-8")
+    files["report.html"] = report_html.page(metrics, model_contract, files,
+                                            export_figures=export_figures).encode("utf-8")
+    return files
+
+
+def write(report_dir, metrics, model_contract=None, export_figures=None, history=None):
+    """Write the report's files into `report_dir` as one set (`render`): a failure at any
+    point leaves the previous report whole, and nothing else in the folder (a model beside
+    its report) is touched."""
+    files = render(metrics, model_contract, export_figures, history)
+    with atomic.atomic_files(report_dir, owned=REPORT_FILES) as staging:
+        for name, data in files.items():
+            with open(staging / name, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())

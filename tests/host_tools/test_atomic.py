@@ -52,4 +52,57 @@ def test_a_file_where_the_folder_should_be_is_a_one_line_error(tmp_path):
     with pytest.raises(SmartbinError, match="is a file, not a folder"):
         with atomic.atomic_dir(in_the_way / "deeper" / "model"):
             pass
+    with pytest.raises(SmartbinError, match="is a file, not a folder"):
+        with atomic.atomic_files(in_the_way, owned=("report.md",)) as staging:
+            (staging / "report.md").write_text("x")
     assert in_the_way.read_text() == "notes"
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]
+
+
+def test_atomic_dir_puts_the_old_folder_back_when_the_swap_fails(tmp_path, monkeypatch):
+    import errno
+
+    final = tmp_path / "model"
+    final.mkdir()
+    (final / "model.tflite").write_bytes(b"v1")
+    real_replace, calls = os.replace, []
+
+    def replace(source, target):
+        calls.append(target)
+        if len(calls) == 2:  # the new folder into place
+            raise OSError(errno.EIO, "Input/output error")
+        return real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(OSError, match="Input/output error"):
+        with atomic.atomic_dir(final) as tmp:
+            (tmp / "model.tflite").write_bytes(b"v2")
+    assert (final / "model.tflite").read_bytes() == b"v1"
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+
+
+def test_atomic_files_replaces_its_own_files_and_leaves_the_others(tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for name, text in (("model.tflite", "model"), ("report.md", "old"), ("old.png", "old")):
+        (folder / name).write_text(text)
+    with pytest.raises(ValueError):
+        with atomic.atomic_files(folder, owned=("report.md", "old.png")) as staging:
+            (staging / "report.md").write_text("new")
+            raise ValueError("render failed")
+    assert {p.name: p.read_text() for p in folder.iterdir()} == {
+        "model.tflite": "model", "report.md": "old", "old.png": "old"}
+    with atomic.atomic_files(folder, owned=("report.md", "old.png")) as staging:
+        (staging / "report.md").write_text("new")
+    assert {p.name: p.read_text() for p in folder.iterdir()} == {
+        "model.tflite": "model", "report.md": "new"}
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+
+
+def test_atomic_files_into_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "report.md").write_text("old")
+    with atomic.atomic_files(".", owned=("report.md",)) as staging:
+        (staging / "report.md").write_text("new")
+    assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
+    assert (tmp_path / "report.md").read_text() == "new"

@@ -167,3 +167,37 @@ def test_every_named_point_builds_valid_training_options():
         bench.point_options(name, drinking_dir="data/drinking_waste").check()
     assert len(bench.DEFAULT_POINTS) >= 3
     assert set(bench.DEFAULT_POINTS) <= set(bench.POINTS)
+
+
+def test_a_full_disk_during_a_point_keeps_the_previous_runs_point_folder_whole(tmp_path,
+                                                                              monkeypatch):
+    from disk_full import disk_full
+    from host_tools.model import export
+
+    monkeypatch.chdir(tmp_path)
+    data_dir = make_board_dataset(tmp_path / "photos", per_class=8)
+    out_dir = tmp_path / "out"
+    for name, text in (("train/model.keras", "old training"), ("model/model.tflite",
+                                                                "old model")):
+        (out_dir / "tiny-a" / name).parent.mkdir(parents=True, exist_ok=True)
+        (out_dir / "tiny-a" / name).write_text(text)
+    (out_dir / bench.BENCH_FILE).write_text('{"rows": ["the previous run"]}')
+    real_write = export.write_model_folder
+
+    def write_on_a_full_disk(*args, **kwargs):
+        disk_full(monkeypatch, out_dir, 5000)
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(export, "write_model_folder", write_on_a_full_disk)
+    with pytest.raises(OSError, match="No space left on device"):
+        bench.run_bench(data_dir, out_dir, ["tiny-a"], TINY_POINTS)
+    monkeypatch.undo()
+    assert (out_dir / "tiny-a" / "train" / "model.keras").read_text() == "old training"
+    assert (out_dir / "tiny-a" / "model" / "model.tflite").read_text() == "old model"
+    assert sorted(p.name for p in (out_dir / "tiny-a").iterdir()) == ["model", "train"]
+    assert not [p.name for p in out_dir.iterdir() if p.name.startswith(".")]
+    # the index beside the new split is the new run's: nothing measured yet
+    written = json.loads((out_dir / bench.BENCH_FILE).read_text())
+    assert written["rows"] == [] and written["complete"] is False
+    assert written["split"] == str(out_dir / bench.SPLIT_FILE)
+    assert json.loads((out_dir / bench.SPLIT_FILE).read_text())["labels"] == written["labels"]

@@ -10,6 +10,7 @@ from host_tools.model import backbones, export, tflm
 from host_tools import cli, contract
 from host_tools.data import split
 from host_tools.errors import SmartbinError
+from disk_full import disk_full
 from ml_helpers import pipeline  # noqa: F401 (fixture)
 
 # tf.lite.Interpreter is deprecated in favour of ai_edge_litert; it is the reference here.
@@ -89,6 +90,37 @@ def test_int8_gate_fails_loudly_and_writes_nothing(pipeline, tmp_path):
                             max_int8_drop=-1.0, calibration_images=10)
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def _folder_state(folder):
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize("free_bytes", [0, 1000, 60000, 290000])
+def test_a_full_disk_partway_through_the_model_folder_keeps_the_old_one_whole(
+        pipeline, tmp_path, monkeypatch, free_bytes):
+    import shutil
+
+    old = tmp_path / "model"
+    shutil.copytree(pipeline["model"], old)
+    (old / "report.md").write_text("the old model's report")
+    before = _folder_state(old)
+    new_bytes = (pipeline["model"] / "model.tflite").read_bytes()[::-1]  # another model
+    model_contract = contract.load(pipeline["model"])
+    figures = json.loads((pipeline["model"] / export.EXPORT_FILE).read_text())
+    space = disk_full(monkeypatch, tmp_path, free_bytes)
+    with pytest.raises(OSError, match="No space left on device"):
+        export.write_model_folder(old, new_bytes, "smartbin_model", model_contract, figures,
+                                  pipeline["train"])
+    assert space.written == free_bytes  # it failed where the disk filled up
+    assert _folder_state(old) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+    space.free = 10 ** 9  # room again: the new folder replaces the old one whole
+    export.write_model_folder(old, new_bytes, "smartbin_model", model_contract, figures,
+                              pipeline["train"])
+    assert (old / "model.tflite").read_bytes() == new_bytes
+    assert not (old / "report.md").exists()  # a report of the old model would mislead
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
 
 
 def test_calibration_spans_pixels_0_to_255():

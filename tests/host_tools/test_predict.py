@@ -7,6 +7,7 @@ from PIL import Image
 from host_tools import cli
 
 from host_tools.model import predict
+from disk_full import disk_full
 from ml_helpers import pipeline, shape_photo  # noqa: F401 (fixture)
 
 
@@ -35,6 +36,28 @@ def test_predict_cli_prints_json_and_writes_a_contact_sheet(pipeline, tmp_path, 
     assert len(results) == 2 and results[0]["label"] == results[1]["label"]
     with Image.open(sheet) as image:
         assert image.format == "PNG" and image.width >= 2 * 100
+
+
+def test_a_full_disk_keeps_the_old_contact_sheet_and_leaves_no_part_file(pipeline, tmp_path,
+                                                                          monkeypatch, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    photo = photos / "photo.png"
+    shape_photo("disc", 9200).save(photo)
+    out = tmp_path / "out"
+    out.mkdir()
+    sheet = out / "sheet.png"
+    sheet.write_bytes(b"the old sheet")
+    for free_bytes in (0, 700):
+        space = disk_full(monkeypatch, out, free_bytes)
+        code = cli.main(["predict", "--model", str(pipeline["model"]), str(photo),
+                         "--contact-sheet", str(sheet)])
+        err = capsys.readouterr().err
+        assert code == 1 and "No space left on device" in err and err.count("\n") == 1
+        assert space.written == free_bytes
+        assert sheet.read_bytes() == b"the old sheet"
+        assert [p.name for p in out.iterdir()] == ["sheet.png"]
+        monkeypatch.undo()
 
 
 def test_predict_names_the_corrupt_photo_in_one_line(pipeline, tmp_path, capsys):

@@ -95,13 +95,12 @@ def configure(parser):
 
 
 def run(args):
-    from tqdm import tqdm
+    from host_tools.progress import ProgressBars
 
     _check_request(args.label, args.n)  # a typo is named without a board
     check_port(args.port)  # before any progress bar is drawn
 
-    with tqdm(total=args.n, unit="photo", desc="capture", leave=False) as bar:
-        written = capture(args.port, args.label, args.n, args.data,
-                          lambda done, total: bar.update(done - bar.n))
+    with ProgressBars({"capture": ("capture", "photo")}) as bars:
+        written = capture(args.port, args.label, args.n, args.data, bars.stage("capture"))
     print("%d photo(s) saved in %s" % (len(written), Path(args.data) / args.label))
     return 0

@@ -232,24 +232,12 @@ def configure(parser):
 
 
 def run(args):
-    from tqdm import tqdm
-
-    bars = {}
-
-    def progress(board_path, done, total):
-        bar = bars.get(board_path)
-        if bar is None:
-            bar = bars[board_path] = tqdm(total=total, desc=board_path, unit="B",
-                                          unit_scale=True, leave=False, disable=args.json)
-        bar.update(done - bar.n)
+    from host_tools.progress import ProgressBars
 
     model_dir = args.model or model_choice.default_model_dir(announce=True)
-    try:
+    with ProgressBars(quiet=args.json) as bars:  # one stage per board file, counted in bytes
         report = deploy(args.port, args.firmware, model_dir, args.config, args.mpy,
-                        args.boot_seconds, progress)
-    finally:
-        for bar in bars.values():
-            bar.close()
+                        args.boot_seconds, bars)
     if args.json:
         print(json.dumps(report, indent=2))
     else:

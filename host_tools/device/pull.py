@@ -164,16 +164,12 @@ def configure(parser):
 
 
 def run(args):
-    from tqdm import tqdm
+    from host_tools.progress import ProgressBars
 
     check_port(args.port)  # before any progress bar is drawn
 
-    with tqdm(unit="frame", desc="pull", disable=args.json, leave=False) as bar:
-        def progress(done, total):
-            bar.total = total
-            bar.update(done - bar.n)
-
-        report = pull(args.port, args.dest, args.move, args.model, progress)
+    with ProgressBars({"pull": ("pull", "frame")}, quiet=args.json) as bars:
+        report = pull(args.port, args.dest, args.move, args.model, bars.stage("pull"))
     if args.json:
         print(json.dumps(report, indent=2))
     else:

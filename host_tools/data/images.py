@@ -3,11 +3,12 @@ exact and near-duplicate photos with a perceptual hash."""
 import hashlib
 import io
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
 
-from host_tools.errors import SmartbinError
+from host_tools.errors import SmartbinError, why_missing
 
 # The photo formats every command reads, and the suffix a downloaded photo of that format is
 # saved under. Anything else Pillow could open (icons, PSD, PDF...) is not a photo to us.
@@ -71,13 +72,14 @@ def list_class_folders(data_dir):
     """
     data_dir = Path(data_dir)
     if not data_dir.exists():
-        raise SmartbinError("data folder %s does not exist" % data_dir)
+        raise SmartbinError("data folder %s %s" % (data_dir, why_missing(data_dir)))
     if not data_dir.is_dir():
         raise SmartbinError("%s is not a folder (expected a folder of class folders)" % data_dir)
     classes = {}
     for folder in sorted(p for p in data_dir.iterdir() if _is_class_folder(p)):
+        # a photo name that is no file (a dangling link, a pipe) is listed, to be reported
         classes[folder.name] = sorted(p for p in folder.iterdir()
-                                      if p.is_file() and is_image_name(p))
+                                      if is_image_name(p) and not p.is_dir())
     if not classes:
         raise SmartbinError("%s has no class folders (expected %s/<label>/*.jpg)"
                             % (data_dir, data_dir))
@@ -245,15 +247,18 @@ def open_photo(source, draft_size=None):
 def _read_photo_file(path):
     """A photo file's bytes in memory (the JPEG check reads them twice)."""
     try:
+        kind = os.stat(path).st_mode
+        if stat.S_ISDIR(kind):
+            raise SmartbinError("is a folder, not a photo")
+        if not stat.S_ISREG(kind):
+            raise SmartbinError("is not a regular file (a pipe or a device?), not a photo")
         with open(path, "rb") as stream:
             if os.fstat(stream.fileno()).st_size > MAX_FILE_BYTES:
                 raise SmartbinError("file too large for a photo (over %d MB)"
                                     % (MAX_FILE_BYTES >> 20))
             return io.BytesIO(stream.read())
     except FileNotFoundError:
-        raise SmartbinError("no such file") from None
-    except IsADirectoryError:
-        raise SmartbinError("is a folder, not a photo") from None
+        raise SmartbinError(why_missing(path).replace("does not exist", "no such file")) from None
     except PermissionError:
         raise SmartbinError("cannot be read (permission denied)") from None
     except OSError as error:

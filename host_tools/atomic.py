@@ -44,7 +44,7 @@ def atomic_path(final_path, suffix=""):
     """
     final_path = Path(final_path)
     if final_path.is_dir():
-        raise SmartbinError("%s is a folder: give a file name to write" % final_path)
+        raise SmartbinError("cannot write %s: it is a folder; give a file name" % final_path)
     _make_folder(final_path.parent)
     fd, tmp_name = _temporary(tempfile.mkstemp, final_path, suffix)
     os.close(fd)

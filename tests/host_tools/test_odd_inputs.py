@@ -46,7 +46,7 @@ def test_a_folder_given_as_an_output_file_is_refused_and_kept(tmp_path, capsys):
     out = tmp_path / "split.json"
     out.mkdir()
     assert main(["data", "split", str(data), "--out", str(out)]) == 1
-    _one_line_error(capsys, "is a folder: give a file name")
+    _one_line_error(capsys, "it is a folder; give a file name")
     assert out.is_dir() and not list(tmp_path.glob(".split.json*"))
 
 

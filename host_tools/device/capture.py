@@ -48,6 +48,8 @@ def capture(port, label, count, data_dir, progress=None, board=None):
     """Take `count` photos on the board; return the list of PNG paths written."""
     _check_request(label, count)
     class_dir = Path(data_dir) / label
+    for folder in (Path(data_dir), class_dir):  # before the board is woken
+        atomic.refuse_file_in_the_way(folder)
     own_board = board is None
     board = board or Board(port)
     written = []

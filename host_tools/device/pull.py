@@ -75,6 +75,7 @@ def pull(port, dest, move=False, model_dir=None, progress=None, board=None,
          folder=BOARD_DEBUG_DIR):
     """Copy every frame pair of the board's debug folder into `dest`; return a report."""
     dest = Path(dest)
+    atomic.refuse_file_in_the_way(dest)  # before the board is woken
     fallback = contract.load(model_dir) if model_dir else None
     own_board = board is None
     board = board or Board(port)

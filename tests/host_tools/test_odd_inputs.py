@@ -179,3 +179,28 @@ def test_ctrl_c_during_deploy_is_one_line_and_a_retry_finishes(tmp_path):
         assert (board.flash_dir / "model.tflite").read_bytes() == (
             model / "model.tflite").read_bytes()
         assert not list(board.flash_dir.rglob("*.part"))
+
+
+@pytest.mark.parametrize("command", [["pull", "--dest"], ["capture", "--label", "glass",
+                                                          "--data"]])
+def test_a_file_as_the_local_folder_of_a_board_command_is_refused_before_the_board_is_woken(
+        tmp_path, capsys, monkeypatch, command):
+    import pty
+
+    from host_tools.device import transport
+
+    def no_board(*args, **kwargs):
+        raise AssertionError("the board was opened")
+
+    monkeypatch.setattr(transport.Board, "__init__", no_board)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    controller, terminal = pty.openpty()
+    try:
+        assert main(command[:1] + ["--port", os.ttyname(terminal)] + command[1:]
+                    + [str(notes)]) == 1
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    _one_line_error(capsys, "notes.txt is a file, not a folder")
+    assert notes.read_text() == "mine"

@@ -43,6 +43,8 @@ def atomic_path(final_path, suffix=""):
     On any exception the temporary file is removed and `final_path` is untouched.
     """
     final_path = Path(final_path)
+    if final_path.is_dir():
+        raise SmartbinError("cannot write %s: it is a folder; give a file name" % final_path)
     _make_folder(final_path.parent)
     fd, tmp_name = _temporary(tempfile.mkstemp, final_path, suffix)
     os.close(fd)
@@ -71,6 +73,15 @@ def write_text(path, text):
     write_bytes(path, text.encode("utf-8"))
 
 
+def refuse_file_in_the_way(folder):
+    """Raise SmartbinError when `folder`, a folder to be written, is a file (which a
+    folder swapped in would destroy)."""
+    folder = Path(folder)
+    if (folder.exists() or folder.is_symlink()) and not folder.is_dir():
+        raise SmartbinError("%s is a file, not a folder: give a folder to write into (the "
+                            "file is left as it is)" % folder)
+
+
 @contextlib.contextmanager
 def atomic_dir(final_dir):
     """Yield a temporary folder beside `final_dir`; swap it in for `final_dir` on success.
@@ -78,6 +89,7 @@ def atomic_dir(final_dir):
     The previous folder, if any, is replaced only after everything was written.
     """
     final_dir = Path(final_dir)
+    refuse_file_in_the_way(final_dir)
     _make_folder(final_dir.parent)
     tmp_dir = Path(_temporary(tempfile.mkdtemp, final_dir, ""))
     os.chmod(tmp_dir, 0o777 & ~_current_umask())

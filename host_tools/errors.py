@@ -7,3 +7,13 @@ class SmartbinError(Exception):
     Library code raises it with a message that says what went wrong and, where it
     helps, what to do; `host_tools.cli.main` prints it as one line.
     """
+
+
+def why_missing(path):
+    """Why a path the user gave cannot be opened: "does not exist", or, for a symbolic
+    link that leads nowhere (a loop, or a target that is gone), says so."""
+    import os
+
+    if os.path.islink(path):
+        return "is a symbolic link that leads nowhere (a loop, or its target is gone)"
+    return "does not exist"

@@ -225,14 +225,10 @@ def configure(parser):
 
 
 def run(args):
-    from tqdm import tqdm
+    from host_tools.progress import ProgressBars
 
-    with tqdm(total=None, unit="item", disable=args.json or not sys.stderr.isatty(),
-              leave=False) as bar:
-        def progress(done, total):
-            bar.total = total
-            bar.update(done - bar.n)
-
+    with ProgressBars({"simulate": ("simulating", "item")}, quiet=args.json) as bars:
+        progress = bars.stage("simulate")
         from host_tools.model.predict import default_model_dir
 
         model_dir = args.model or default_model_dir()

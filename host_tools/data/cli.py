@@ -5,6 +5,7 @@ import json
 import sys
 
 from host_tools.errors import SmartbinError
+from host_tools.progress import ProgressBars
 
 
 def configure(parser):
@@ -75,54 +76,11 @@ def configure(parser):
     split.add_argument("--json", action="store_true", help="print a summary as JSON")
 
 
-class _Bar:
-    """A `progress(done, total)` callback drawing a tqdm bar (only on a terminal)."""
-
-    def __init__(self, description, unit="photo"):
-        self.description, self.unit, self.bar = description, unit, None
-
-    def __call__(self, done, total):
-        if self.bar is None:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, desc=self.description, unit=self.unit, disable=None,
-                            leave=False, unit_scale=self.unit == "B", dynamic_ncols=True)
-        if total and self.bar.total != total:
-            self.bar.total = total
-        self.bar.update(done - self.bar.n)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
-
-
 @contextlib.contextmanager
 def _progress_bar(description, unit="photo"):
-    bar = _Bar(description, unit)
-    try:
-        yield bar
-    finally:
-        bar.close()
-
-
-@contextlib.contextmanager
-def _stage_bars(labels):
-    """A `progress(stage, done, total)` callback with one bar per stage ({stage:
-    (description, unit)}), each closed when the next stage starts and all at the end."""
-    bars = {}
-
-    def progress(stage, done, total):
-        if stage not in bars:
-            for bar in bars.values():
-                bar.close()
-            bars[stage] = _Bar(*labels[stage])
-        bars[stage](done, total)
-
-    try:
-        yield progress
-    finally:
-        for bar in bars.values():
-            bar.close()
+    """A `progress(done, total)` callback for one stage (progress.ProgressBars)."""
+    with ProgressBars({"work": (description, unit)}) as bars:
+        yield bars.stage("work")
 
 
 def _print_json(value):
@@ -134,7 +92,7 @@ def _run_trashnet(args):
 
     labels = {"download": ("downloading TrashNet", "B"), "unpack": ("unpacking", "file"),
               "import": ("importing", "file")}
-    with _stage_bars(labels) as progress:
+    with ProgressBars(labels) as progress:
         summary = trashnet.get_trashnet(args.dest, source=args.source, url=args.url,
                                         sha256=args.sha256, progress=progress)
     if args.json:
@@ -158,7 +116,7 @@ def _run_drinking_waste(args):
     labels = {"download": ("downloading photos", "B"), "archive": ("downloading archive", "B"),
               "unpack": ("searching archive", "file"), "crop": ("cropping", "photo"),
               "import": ("importing", "file")}
-    with _stage_bars(labels) as progress:
+    with ProgressBars(labels) as progress:
         summary = drinking_waste.get_drinking_waste(args.dest, source=args.source,
                                                     archive=args.archive, progress=progress)
     total = sum(summary["counts"].values())

@@ -2,11 +2,13 @@
 exact and near-duplicate photos with a perceptual hash."""
 import hashlib
 import io
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
 
-from host_tools.errors import SmartbinError
+from host_tools.errors import SmartbinError, why_missing
 
 # The photo formats every command reads, and the suffix a downloaded photo of that format is
 # saved under. Anything else Pillow could open (icons, PSD, PDF...) is not a photo to us.
@@ -22,6 +24,8 @@ _BACKDROP = (255, 255, 255)
 # Pillow's own guard (Image.MAX_IMAGE_PIXELS) stays on; we also refuse anything past it
 # ourselves, because Pillow only warns between 1x and 2x of its limit.
 MAX_PIXELS = 89_478_485
+# No photo file we read is bigger (a 90-megapixel PNG of noise is about 270 MB).
+MAX_FILE_BYTES = 300 << 20
 # Two photos are near-duplicates (a re-encoded, resized or lightly edited copy, or the same
 # scene shot twice) when their 64-bit pHashes differ in at most NEAR_DUPLICATE_BITS bits AND
 # their 32x32 grey thumbnails correlate at NEAR_DUPLICATE_CORRELATION or more with no pixel
@@ -68,13 +72,14 @@ def list_class_folders(data_dir):
     """
     data_dir = Path(data_dir)
     if not data_dir.exists():
-        raise SmartbinError("data folder %s does not exist" % data_dir)
+        raise SmartbinError("data folder %s %s" % (data_dir, why_missing(data_dir)))
     if not data_dir.is_dir():
         raise SmartbinError("%s is not a folder (expected a folder of class folders)" % data_dir)
     classes = {}
     for folder in sorted(p for p in data_dir.iterdir() if _is_class_folder(p)):
+        # a photo name that is no file (a dangling link, a pipe) is listed, to be reported
         classes[folder.name] = sorted(p for p in folder.iterdir()
-                                      if p.is_file() and is_image_name(p))
+                                      if is_image_name(p) and not p.is_dir())
     if not classes:
         raise SmartbinError("%s has no class folders (expected %s/<label>/*.jpg)"
                             % (data_dir, data_dir))
@@ -119,19 +124,91 @@ def _to_rgb8(image):
     return image if image.mode == "RGB" else image.convert("RGB")
 
 
+# A JPEG cut short and closed with an EOI marker (FF D9) decodes without an error: libjpeg
+# only warns, and fills the missing blocks with mid-grey. To tell it from a whole photo,
+# these bytes (no FF, so no marker; the first bit a 1, unlike libjpeg's zero fill) are put
+# just before the EOI that ends the picture, and both versions are decoded at full scale (a
+# cut that loses only a block's fine detail shows there alone): a whole photo ignores the
+# bytes (its last block came before them), a photo cut short decodes them as its missing
+# data and looks different. Not seen: a progressive JPEG that lost only its last
+# refinement bits (one grey level at most).
+_PROBE_BYTES = b"\xa5" * 64
+_JPEG_STANDALONE = frozenset([0x01] + list(range(0xD0, 0xD8)))
+
+
+def _jpeg_picture_end(data):
+    """Index of the EOI marker ending a JPEG's (first) picture, or None when its segments
+    cannot be walked to one. Bytes after it (a camera's padding, a second MPO picture)
+    are not part of it."""
+    if data[:2] != b"\xff\xd8":
+        return None
+    i = 2
+    while i + 1 < len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            i += 1
+            continue
+        if marker == 0xD9:
+            return i
+        if marker in _JPEG_STANDALONE:
+            i += 2
+            continue
+        if i + 4 > len(data):
+            return None
+        i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
+        if marker == 0xDA:  # scan data: up to the next marker that is not stuffing or RSTn
+            while True:
+                i = data.find(b"\xff", i)
+                if i < 0 or i + 1 >= len(data):
+                    return None
+                following = data[i + 1]
+                if following == 0 or 0xD0 <= following <= 0xD7:
+                    i += 2
+                elif following == 0xFF:
+                    i += 1
+                else:
+                    break
+    return None
+
+
+def _decode_whole(data):
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data), formats=("JPEG",)) as image:
+        image.load()
+        return np.asarray(image)
+
+
+def _refuse_jpeg_cut_short(data, decoded=None):
+    """`decoded`: the photo already decoded at full scale, if it was."""
+    end = _jpeg_picture_end(data)
+    if end is None:
+        return  # the decoder has already judged a JPEG whose segments do not walk
+    probed = data[:end] + _PROBE_BYTES + data[end:]
+    whole = _decode_whole(data) if decoded is None else decoded
+    if not np.array_equal(whole, _decode_whole(probed)):
+        raise SmartbinError("JPEG cut short (its data ends before its last block)")
+
+
 def open_photo(source, draft_size=None):
     """Decode a photo (a path or its bytes) the one way every command does; return
     (8-bit RGB Pillow image with EXIF rotation applied, its format, (width, height)).
 
     A usable photo is one of SUFFIX_BY_FORMAT's formats, at most MAX_PIXELS, that decodes
     to its last byte (a truncated file is refused even if another library has turned on
-    Pillow's LOAD_TRUNCATED_IMAGES); a multi-picture file gives its first picture.
+    Pillow's LOAD_TRUNCATED_IMAGES, and so is a JPEG cut short and closed with an EOI
+    marker); a multi-picture file gives its first picture. Bytes after a JPEG's EOI (an
+    OV2640's padding) are ignored.
     `draft_size` lets JPEG decode at a reduced scale (every byte is still read).
     Raises SmartbinError (message without the file name) otherwise.
     """
     from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
     stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+    if isinstance(stream, (str, Path)):
+        stream = _read_photo_file(stream)
     truncated_allowed = ImageFile.LOAD_TRUNCATED_IMAGES
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
@@ -147,6 +224,9 @@ def open_photo(source, draft_size=None):
             if draft_size:
                 image.draft("RGB", draft_size)
             image.load()
+            if image_format in ("JPEG", "MPO"):
+                _refuse_jpeg_cut_short(stream.getvalue(),
+                                       None if draft_size else np.asarray(image))
             image = ImageOps.exif_transpose(image)
             return _to_rgb8(image), image_format, size
     except FileNotFoundError:
@@ -162,6 +242,27 @@ def open_photo(source, draft_size=None):
                                                       or type(error).__name__))
     finally:
         ImageFile.LOAD_TRUNCATED_IMAGES = truncated_allowed
+
+
+def _read_photo_file(path):
+    """A photo file's bytes in memory (the JPEG check reads them twice)."""
+    try:
+        kind = os.stat(path).st_mode
+        if stat.S_ISDIR(kind):
+            raise SmartbinError("is a folder, not a photo")
+        if not stat.S_ISREG(kind):
+            raise SmartbinError("is not a regular file (a pipe or a device?), not a photo")
+        with open(path, "rb") as stream:
+            if os.fstat(stream.fileno()).st_size > MAX_FILE_BYTES:
+                raise SmartbinError("file too large for a photo (over %d MB)"
+                                    % (MAX_FILE_BYTES >> 20))
+            return io.BytesIO(stream.read())
+    except FileNotFoundError:
+        raise SmartbinError(why_missing(path).replace("does not exist", "no such file")) from None
+    except PermissionError:
+        raise SmartbinError("cannot be read (permission denied)") from None
+    except OSError as error:
+        raise SmartbinError("cannot be read (%s)" % (error.strerror or error)) from None
 
 
 def fingerprint(image):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from host_tools import atomic
 from host_tools.data import fetch, images
-from host_tools.errors import SmartbinError
+from host_tools.errors import SmartbinError, why_missing
 
 MANIFEST_NAME = "urls-manifest.json"
 URLS_FILE = "urls.txt"
@@ -67,7 +67,7 @@ def find_url_lists(source, label=None):
     if label:
         raise SmartbinError("--label goes with a single urls.txt, but %s is a folder" % source)
     if not source.is_dir():
-        raise SmartbinError("URL source %s does not exist" % source)
+        raise SmartbinError("URL source %s %s" % (source, why_missing(source)))
     lists = {folder.name: folder / URLS_FILE for folder in sorted(source.iterdir())
              if folder.is_dir() and (folder / URLS_FILE).is_file()
              and not folder.name.startswith((".", "_"))}

@@ -48,6 +48,8 @@ def capture(port, label, count, data_dir, progress=None, board=None):
     """Take `count` photos on the board; return the list of PNG paths written."""
     _check_request(label, count)
     class_dir = Path(data_dir) / label
+    for folder in (Path(data_dir), class_dir):  # before the board is woken
+        atomic.refuse_file_in_the_way(folder)
     own_board = board is None
     board = board or Board(port)
     written = []
@@ -95,13 +97,12 @@ def configure(parser):
 
 
 def run(args):
-    from tqdm import tqdm
+    from host_tools.progress import ProgressBars
 
     _check_request(args.label, args.n)  # a typo is named without a board
     check_port(args.port)  # before any progress bar is drawn
 
-    with tqdm(total=args.n, unit="photo", desc="capture", leave=False) as bar:
-        written = capture(args.port, args.label, args.n, args.data,
-                          lambda done, total: bar.update(done - bar.n))
+    with ProgressBars({"capture": ("capture", "photo")}) as bars:
+        written = capture(args.port, args.label, args.n, args.data, bars.stage("capture"))
     print("%d photo(s) saved in %s" % (len(written), Path(args.data) / args.label))
     return 0

@@ -19,7 +19,7 @@ from host_tools.model import model_choice
 from host_tools.errors import SmartbinError
 from host_tools.paths import FIRMWARE_DIR
 from host_tools.firmware_modules import firmware_module, pin_warnings
-from host_tools.device import firmware_check
+from host_tools.device import firmware_check, flash_space
 from host_tools.device.transport import TEMP_SUFFIX, Board, check_port
 
 DEFAULT_FIRMWARE = FIRMWARE_DIR
@@ -96,13 +96,10 @@ def plan(firmware_dir=DEFAULT_FIRMWARE, model_dir=None, config_path=None, mpy=Fa
     return files
 
 
-def _blocks(size, block=4096):
-    return -(-size // block) * block
-
-
-def _free_bytes(board):
+def _free_space(board):
+    """(block size, free blocks) of the board's flash."""
     stat = board.eval("__import__('os').statvfs('/')", action="reading the free space")
-    return stat[0] * stat[3]
+    return flash_space.free_blocks(stat)
 
 
 def deploy(port, firmware_dir=DEFAULT_FIRMWARE, model_dir=None, config_path=None,
@@ -162,19 +159,12 @@ def _deploy_files(board, files, progress):
         else:
             to_send.append((board_path, data))
 
-    # Each file is written beside the old one before the rename frees it: check the peak,
-    # counting whole filesystem blocks as the board's flash does.
-    free = _free_bytes(board)
-    growth = 0
-    for board_path, data in to_send:
-        old_size = _blocks(board.size(board_path) or 0)
-        if growth + _blocks(len(data)) > free:
-            raise SmartbinError("the board has %d KiB free, the deploy needs %d KiB more: "
-                                "empty /debug (`smartbin pull --move`) or use a smaller model; "
-                                "nothing was changed"
-                                % (free // 1024, (growth + _blocks(len(data)) - free) // 1024 + 1))
-        growth += _blocks(len(data)) - old_size
-
+    # Temp files of an interrupted deploy only take room: they go first.
+    wanted = {path for path, _ in files}
+    folders = sorted({path.rsplit("/", 1)[0] or "/" for path in wanted})
+    removed = _remove_leftovers(board, folders, wanted, lambda folder, name: name.endswith(
+        TEMP_SUFFIX))
+    _check_room(board, to_send)
     for board_path, data in to_send:
         folder = board_path.rsplit("/", 1)[0]
         if folder:
@@ -183,19 +173,45 @@ def _deploy_files(board, files, progress):
                          progress=(lambda done, total, p=board_path: progress(p, done, total))
                          if progress else None)
 
-    # Modules left over from an earlier deploy (a .py shadows a new .mpy) and temp files of
-    # an interrupted one: remove them.
-    wanted = {path for path, _ in files}
-    removed = []
-    for folder in sorted({path.rsplit("/", 1)[0] or "/" for path in wanted}):
-        for name, is_dir, _size in board.listdir(folder):
-            path = folder.rstrip("/") + "/" + name
-            stale_module = folder == BOARD_PACKAGE_DIR and name.endswith((".py", ".mpy"))
-            if not is_dir and path not in wanted and (stale_module or name.endswith(TEMP_SUFFIX)):
-                board.remove(path)
-                removed.append(path)
+    # Modules left over from an earlier deploy (a .py shadows a new .mpy): remove them.
+    removed += _remove_leftovers(board, folders, wanted, lambda folder, name: (
+        folder == BOARD_PACKAGE_DIR and name.endswith((".py", ".mpy"))))
     return {"port": board.port, "sent": [path for path, _ in to_send], "unchanged": unchanged,
             "removed": removed, "bytes_sent": sum(len(data) for _, data in to_send)}
+
+
+def _remove_leftovers(board, folders, wanted, is_leftover):
+    removed = []
+    for folder in folders:
+        for name, is_dir, _size in board.listdir(folder):
+            path = folder.rstrip("/") + "/" + name
+            if not is_dir and path not in wanted and is_leftover(folder, name):
+                board.remove(path)
+                removed.append(path)
+    return removed
+
+
+def _check_room(board, to_send):
+    """Refuse, before anything is copied, a deploy the flash cannot hold at its fullest
+    moment (flash_space says how the board's littlefs counts)."""
+    block_size, free = _free_space(board)
+    steps = []
+    made = set()
+    for board_path, data in to_send:
+        new_folders = 0
+        parts = board_path.split("/")[1:-1]
+        for depth in range(1, len(parts) + 1):
+            folder = "/" + "/".join(parts[:depth])
+            if folder not in made and board.size(folder) is None:
+                new_folders += 1
+            made.add(folder)
+        steps.append((new_folders, len(data), board.size(board_path)))
+    needed = flash_space.peak_blocks(steps, block_size)
+    if needed > free:
+        raise SmartbinError("the board has %d KiB free, the deploy needs %d KiB more: "
+                            "empty /debug (`smartbin pull --move`) or use a smaller model; "
+                            "nothing was changed"
+                            % (free * block_size // 1024, (needed - free) * block_size // 1024))
 
 
 # ---- command line ------------------------------------------------------------------------
@@ -216,24 +232,12 @@ def configure(parser):
 
 
 def run(args):
-    from tqdm import tqdm
-
-    bars = {}
-
-    def progress(board_path, done, total):
-        bar = bars.get(board_path)
-        if bar is None:
-            bar = bars[board_path] = tqdm(total=total, desc=board_path, unit="B",
-                                          unit_scale=True, leave=False, disable=args.json)
-        bar.update(done - bar.n)
+    from host_tools.progress import ProgressBars
 
     model_dir = args.model or model_choice.default_model_dir(announce=True)
-    try:
+    with ProgressBars(quiet=args.json) as bars:  # one stage per board file, counted in bytes
         report = deploy(args.port, args.firmware, model_dir, args.config, args.mpy,
-                        args.boot_seconds, progress)
-    finally:
-        for bar in bars.values():
-            bar.close()
+                        args.boot_seconds, bars)
     if args.json:
         print(json.dumps(report, indent=2))
     else:

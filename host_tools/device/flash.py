@@ -1,11 +1,14 @@
 """`smartbin flash`: write a MicroPython firmware image to the ESP32-CAM with esptool.
 
 The image is checked first (an ESP32 app image: magic byte 0xE9, chip id ESP32, a size
-that fits the 4 MB flash); then esptool detects the chip, refuses anything but an ESP32,
+that fits the 4 MB flash, and, when a `<image>.sha256` file sits beside it as the release
+gives one, the sha256 it names); then esptool detects the chip, refuses anything but an ESP32,
 erases the flash and writes the image at 0x1000, where MicroPython's ESP32 images start
 (the bootloader's place), verifying what it wrote.
 """
+import hashlib
 import os
+import re
 import struct
 from pathlib import Path
 
@@ -49,6 +52,32 @@ def check_image(image_path):
     return size
 
 
+def check_sha256(image_path):
+    """Compare the image with `<image>.sha256` beside it (`sha256sum` output, or the bare
+    hex digest); return the digest checked, or None when there is no such file."""
+    path = Path(image_path)
+    sha_path = path.with_name(path.name + ".sha256")
+    if not sha_path.exists():
+        return None
+    try:
+        text = sha_path.read_text(encoding="utf-8", errors="replace")
+    except OSError as error:
+        raise SmartbinError("cannot read %s: %s" % (sha_path, error.strerror or error)) from None
+    match = re.match(r"\s*([0-9a-fA-F]{64})(?:\s+\*?(\S.*?))?\s*$", text.split("\n", 1)[0])
+    if not match:
+        raise SmartbinError("%s holds no sha256 (expected `<64 hex digits>  %s`, as "
+                            "sha256sum writes it)" % (sha_path, path.name))
+    expected = match.group(1).lower()
+    digest = hashlib.sha256()
+    with open(path, "rb") as image:
+        for block in iter(lambda: image.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != expected:
+        raise SmartbinError("%s does not match %s (sha256 %s, expected %s): download the "
+                            "image again" % (path, sha_path.name, digest.hexdigest(), expected))
+    return expected
+
+
 def esptool_arguments(port, image_path, baud=DEFAULT_BAUD, erase=True):
     """The esptool command line that erases (unless told not to), writes and verifies."""
     arguments = ["--chip", "esp32", "--port", port, "--baud", str(baud), "write-flash"]
@@ -88,6 +117,7 @@ def detect_chip(port, baud=DEFAULT_BAUD, connect_attempts=7):
 def flash(port, image_path, baud=DEFAULT_BAUD, erase=True, connect_attempts=7):
     """Check the image, detect the chip, then erase, write and verify with esptool."""
     size = check_image(image_path)  # a wrong file is found before the board is needed
+    sha256 = check_sha256(image_path)
     check_port(port)
     chip = detect_chip(port, baud, connect_attempts)
     if chip != "ESP32":
@@ -107,7 +137,7 @@ def flash(port, image_path, baud=DEFAULT_BAUD, erase=True, connect_attempts=7):
         raise SmartbinError("esptool stopped (exit code %s) while flashing %s"
                             % (exit_request.code, port)) from None
     return {"port": port, "chip": chip, "image": str(image_path), "bytes": size,
-            "offset": ESP32_IMAGE_OFFSET, "erased": erase}
+            "offset": ESP32_IMAGE_OFFSET, "erased": erase, "sha256_checked": sha256}
 
 
 # ---- command line ------------------------------------------------------------------------
@@ -123,7 +153,9 @@ def configure(parser):
 
 def run(args):
     report = flash(args.port, args.firmware, args.baud, erase=not args.no_erase)
-    print("flashed %s (%d bytes) to the %s on %s at 0x%x%s" % (
-        os.path.basename(report["image"]), report["bytes"], report["chip"], report["port"],
-        report["offset"], "" if report["erased"] else " (flash not erased)"))
+    print("flashed %s (%d bytes%s) to the %s on %s at 0x%x%s" % (
+        os.path.basename(report["image"]), report["bytes"],
+        ", sha256 as its .sha256 file says" if report["sha256_checked"] else "",
+        report["chip"], report["port"], report["offset"],
+        "" if report["erased"] else " (flash not erased)"))
     return 0

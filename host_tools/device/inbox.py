@@ -109,10 +109,13 @@ def file_inbox(inbox, data_dir, accept_predictions=False, label=None, names=(), 
 
 def _prompt(stem, meta, png_path, show=False):
     if show:
-        from PIL import Image
+        from host_tools.data import images
 
-        with Image.open(png_path) as image:
-            image.resize((image.width * 3, image.height * 3)).show()
+        try:
+            image = images.open_photo(png_path)[0]
+        except SmartbinError as error:
+            raise SmartbinError("cannot show %s: %s" % (png_path, error)) from None
+        image.resize((image.width * 3, image.height * 3)).show()
     predicted = predicted_class(meta) or ""
     confidence = meta.get("confidence")
     shown = "%s (%.0f%%)" % (predicted, 100 * confidence) if isinstance(

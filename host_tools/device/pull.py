@@ -75,6 +75,7 @@ def pull(port, dest, move=False, model_dir=None, progress=None, board=None,
          folder=BOARD_DEBUG_DIR):
     """Copy every frame pair of the board's debug folder into `dest`; return a report."""
     dest = Path(dest)
+    atomic.refuse_file_in_the_way(dest)  # before the board is woken
     fallback = contract.load(model_dir) if model_dir else None
     own_board = board is None
     board = board or Board(port)
@@ -164,16 +165,12 @@ def configure(parser):
 
 
 def run(args):
-    from tqdm import tqdm
+    from host_tools.progress import ProgressBars
 
     check_port(args.port)  # before any progress bar is drawn
 
-    with tqdm(unit="frame", desc="pull", disable=args.json, leave=False) as bar:
-        def progress(done, total):
-            bar.total = total
-            bar.update(done - bar.n)
-
-        report = pull(args.port, args.dest, args.move, args.model, progress)
+    with ProgressBars({"pull": ("pull", "frame")}, quiet=args.json) as bars:
+        report = pull(args.port, args.dest, args.move, args.model, bars.stage("pull"))
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -30,6 +30,7 @@ import hashlib
 import io
 import os
 import re
+import stat
 import time
 
 from host_tools.errors import SmartbinError
@@ -60,6 +61,11 @@ def check_port(port):
     if not os.path.exists(port):
         raise SmartbinError("serial port %s does not exist: is the board plugged in? "
                             "(`python -m serial.tools.list_ports` lists ports)" % port)
+    kind = os.stat(port).st_mode
+    if not stat.S_ISCHR(kind):
+        raise SmartbinError("%s is a %s, not a serial port: give the board's port (e.g. "
+                            "/dev/ttyUSB0; `python -m serial.tools.list_ports` lists them)"
+                            % (port, "folder" if stat.S_ISDIR(kind) else "file"))
     if not os.access(port, os.R_OK | os.W_OK):
         raise SmartbinError(
             "permission denied on %s: add yourself to the 'dialout' group "

@@ -8,7 +8,6 @@ those in the wrong lid, per threshold; `host_tools.model.sorting`) and how hones
 on these photos (ECE and NLL; `host_tools.model.calibration`).
 """
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -231,13 +230,9 @@ def run(args):
         if is_committed_default(report_dir):
             raise SmartbinError("models/default holds the committed report: give --out "
                                 "another folder")
-    bars = ProgressBars() if sys.stderr.isatty() and not args.json else None
-    try:
+    with ProgressBars(quiet=args.json) as bars:
         metrics = evaluate_model(model_dir, args.data, args.split, args.subset, report_dir,
                                  args.history, bars, args.target_contamination, args.config)
-    finally:
-        if bars:
-            bars.close()
     if args.json:
         print(json.dumps({k: v for k, v in metrics.items() if k != "mistakes"}, indent=2))
         return 0

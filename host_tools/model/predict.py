@@ -8,7 +8,6 @@ threshold, or at --threshold.
 import hashlib
 import io
 import json
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -146,13 +145,8 @@ def run(args):
     from host_tools.progress import ProgressBars
 
     model_dir = args.model or default_model_dir()
-    # many photos take a while; the bars go to stderr, only on a terminal
-    bars = ProgressBars() if sys.stderr.isatty() else None
-    try:
+    with ProgressBars() as bars:  # many photos take a while; stdout keeps the --json
         results = predict_images(model_dir, args.images, bars, args.threshold)
-    finally:
-        if bars:
-            bars.close()
     if args.contact_sheet:
         write_contact_sheet(results, args.contact_sheet)
     if args.json:

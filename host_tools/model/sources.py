@@ -149,8 +149,7 @@ def cached_cut_outs(paths, cache_dir=None, progress=None):
             return [stored["c%d" % i] if "c%d" % i in stored else None
                     for i in range(len(paths))]
     found = cut_outs(paths, progress)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    from host_tools import atomic
+    from host_tools import atomic  # it makes the cache folder, or says why it cannot
 
     with atomic.atomic_path(cache) as tmp:
         with open(tmp, "wb") as handle:

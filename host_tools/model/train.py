@@ -622,6 +622,9 @@ def options_from_args(args):
 
 
 def run(args):
+    for folder in (args.out, args.cache_dir):  # found now, not after the training
+        if folder:
+            atomic.refuse_file_in_the_way(folder)
     bars = ProgressBars()
     try:
         summary = train(args.data, args.split, args.out, options_from_args(args), bars)

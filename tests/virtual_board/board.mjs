@@ -55,19 +55,43 @@ function errnoOf(error) {
   return -(ERRNO[error.code] || ERRNO.EIO);
 }
 
-function usedBytes(dir = flashRoot) {
-  let total = 0;
+// The flash as littlefs v2 lays it out on an ESP32 under MicroPython 1.27 (4096-byte blocks,
+// 32-byte read and program sizes, hence a 128-byte cache): every folder, the root too, is a
+// metadata pair of 2 blocks; a file of at most 128 bytes lives inline in its folder's
+// metadata; a longer file is a CTZ skip list, whose block n (n > 0) starts with
+// ctz(n) + 1 four-byte pointers back to earlier blocks.
+const BLOCK = 4096;
+const INLINE_MAX = 128;
+const FOLDER_BLOCKS = 2;
+const totalBlocks = Math.floor(options.capacity / BLOCK);
+
+function trailingZeros(n) {
+  let count = 0;
+  while ((n & 1) === 0) { n >>= 1; count++; }
+  return count;
+}
+
+function fileBlocks(size) {
+  if (size <= INLINE_MAX) return 0;
+  let blocks = 1, room = BLOCK;
+  while (room < size) { room += BLOCK - 4 * (trailingZeros(blocks) + 1); blocks++; }
+  return blocks;
+}
+
+function usedBlocks(dir = flashRoot) {
+  let total = FOLDER_BLOCKS;
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
-    total += entry.isDirectory() ? 4096 + usedBytes(full) : fs.statSync(full).size;
+    total += entry.isDirectory() ? usedBlocks(full) : fileBlocks(fs.statSync(full).size);
   }
   return total;
 }
 
 // The flash chip, as seen from vm_boot.py's VFS. Returns JSON/hex strings or a count, or a negative errno.
 globalThis.board_flash = {
-  capacity: () => options.capacity,
-  used: () => usedBytes(),
+  block_size: () => BLOCK,
+  total_blocks: () => totalBlocks,
+  used_blocks: () => usedBlocks(),
   stat(p) {
     try {
       const st = fs.statSync(hostPath(p));
@@ -84,7 +108,13 @@ globalThis.board_flash = {
       }));
     } catch (e) { return errnoOf(e); }
   },
-  mkdir(p) { try { fs.mkdirSync(hostPath(p)); return 0; } catch (e) { return errnoOf(e); } },
+  mkdir(p) {
+    try {
+      if (fs.existsSync(hostPath(p))) return -ERRNO.EEXIST;
+      if (usedBlocks() + FOLDER_BLOCKS > totalBlocks) return -ERRNO.ENOSPC;
+      fs.mkdirSync(hostPath(p)); return 0;
+    } catch (e) { return errnoOf(e); }
+  },
   rmdir(p) { try { fs.rmdirSync(hostPath(p)); return 0; } catch (e) { return errnoOf(e); } },
   remove(p) {
     try {
@@ -116,8 +146,9 @@ globalThis.board_flash = {
     try {
       const data = Buffer.from(hex, "hex");
       const full = hostPath(p);
-      const grows = Math.max(0, offset + data.length - fs.statSync(full).size);
-      if (usedBytes() + grows > options.capacity) return -ERRNO.ENOSPC;
+      const size = fs.statSync(full).size;
+      const grows = fileBlocks(Math.max(size, offset + data.length)) - fileBlocks(size);
+      if (usedBlocks() + grows > totalBlocks) return -ERRNO.ENOSPC;
       const fd = fs.openSync(full, "r+");
       try { fs.writeSync(fd, data, 0, data.length, offset); } finally { fs.closeSync(fd); }
       return data.length;

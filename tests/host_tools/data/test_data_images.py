@@ -182,3 +182,46 @@ def test_a_truncated_jpeg_is_refused_even_if_pillow_was_told_to_load_truncated_f
     with pytest.raises(SmartbinError, match="does not decode"):
         images.inspect_image(data[:len(data) // 2])
     assert ImageFile.LOAD_TRUNCATED_IMAGES is True
+
+
+def _camera_jpeg(progressive=False):
+    # a textured picture, as a camera gives: every block carries detail
+    import numpy as np
+    rng = np.random.default_rng(7)
+    pixels = (rng.random((120, 160, 3)) * 255).astype(np.uint8)
+    return _encoded(Image.fromarray(pixels), "JPEG", quality=85, progressive=progressive)
+
+
+EOI = b"\xff\xd9"
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+@pytest.mark.parametrize("cut, message", [
+    (lambda data: data[:len(data) // 2], "does not decode"),                   # cut in half
+    (lambda data: data[:len(data) // 2] + EOI, "cut short"),                   # ... + EOI
+    (lambda data: data[:len(data) // 10] + EOI, "cut short"),
+    (lambda data: data[:-40] + EOI, "cut short"),                              # last blocks
+    (lambda data: data[:150], "does not decode"),                              # in the header
+    (lambda data: data[:150] + EOI, "does not decode|cut short"),
+])
+def test_a_jpeg_cut_short_is_refused_even_when_it_ends_with_an_eoi_marker(
+        progressive, cut, message, tmp_path):
+    data = cut(_camera_jpeg(progressive))
+    with pytest.raises(SmartbinError, match=message):
+        images.open_photo(data)
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(data)
+    with pytest.raises(SmartbinError, match=message):
+        images.inspect_image(path)  # the reduced-scale decode data check uses
+
+
+@pytest.mark.parametrize("padding", [b"\x00" * 1500, b"\xff" * 64, b"\xff\xff\x00junk\xff\xd9"])
+@pytest.mark.parametrize("progressive", [False, True])
+def test_a_whole_jpeg_with_padding_after_its_eoi_is_accepted_as_is(padding, progressive):
+    # the OV2640 hands over JPEG buffers with padding after the EOI marker
+    import numpy as np
+    whole = _camera_jpeg(progressive)
+    padded, _, size = images.open_photo(whole + padding)
+    assert size == (160, 120)
+    assert np.array_equal(np.asarray(padded), np.asarray(images.open_photo(whole)[0]))
+    images.inspect_image(whole + padding)

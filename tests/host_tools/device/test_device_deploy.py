@@ -4,6 +4,7 @@ import json
 import pytest
 
 from host_tools.cli import main
+from host_tools.device import flash_space
 from host_tools.device.deploy import deploy, plan
 from host_tools.errors import SmartbinError
 from virtual_board import VirtualBoard
@@ -85,6 +86,53 @@ def test_deploy_to_a_full_board_changes_nothing_and_says_how_much_is_missing(
             deploy(small.port, firmware_copy, tiny_model, boot_seconds=30)
         assert sorted(p.name for p in small.flash_dir.iterdir()) == ["config.json"]
         assert (small.flash_dir / "config.json").read_bytes() == b"{}"
+
+
+def _blocks_a_first_deploy_takes(firmware_copy, tiny_model):
+    steps, made = [], set()
+    for board_path, data in plan(firmware_copy, tiny_model):
+        parts = board_path.split("/")[1:-1]
+        folders = {"/" + "/".join(parts[:depth]) for depth in range(1, len(parts) + 1)}
+        steps.append((len(folders - made), len(data), None))
+        made |= folders
+    return flash_space.peak_blocks(steps, 4096)
+
+
+def test_a_deploy_that_fills_the_flash_exactly_fits_and_one_block_less_is_refused_first(
+        tmp_path, firmware_copy, tiny_model):
+    # The virtual board allocates as littlefs does: 2 blocks per folder (the root too),
+    # inline files of up to 128 bytes, CTZ pointers in each later block of a file.
+    needed = _blocks_a_first_deploy_takes(firmware_copy, tiny_model)
+    root = flash_space.FOLDER_BLOCKS
+    with VirtualBoard(tmp_path / "short", capacity=(root + needed - 1) * 4096) as short:
+        with pytest.raises(SmartbinError, match="needs 4 KiB more"):
+            deploy(short.port, firmware_copy, tiny_model, boot_seconds=5)
+        assert list(short.flash_dir.iterdir()) == []
+    with VirtualBoard(tmp_path / "exact", capacity=(root + needed) * 4096) as exact:
+        report = deploy(exact.port, firmware_copy, tiny_model, boot_seconds=5)
+        assert len(report["sent"]) == len(plan(firmware_copy, tiny_model))
+
+
+def test_leftover_temp_files_are_removed_before_the_room_is_counted(
+        tmp_path, firmware_copy, tiny_model):
+    needed = _blocks_a_first_deploy_takes(firmware_copy, tiny_model)
+    with VirtualBoard(tmp_path / "board", capacity=(2 + needed) * 4096) as virtual:
+        # an interrupted deploy's half-sent model: 2 blocks the copy needs
+        (virtual.flash_dir / "model.tflite.part").write_bytes(b"x" * 5000)
+        report = deploy(virtual.port, firmware_copy, tiny_model, boot_seconds=5)
+        assert "/model.tflite.part" in report["removed"]
+        assert not (virtual.flash_dir / "model.tflite.part").exists()
+
+
+@pytest.mark.parametrize("size, blocks", [(0, 0), (128, 0), (129, 1), (4096, 1), (4097, 2),
+                                          (8188, 2), (8189, 3), (3 * 4096, 4)])
+def test_littlefs_file_blocks_count_inline_files_and_the_skip_list_pointers(size, blocks):
+    # block 1 holds 4092 bytes after its pointer, block 2 4088 after two
+    assert flash_space.file_blocks(size, 4096) == blocks
+
+
+def test_the_free_space_is_fragment_size_times_available_blocks():
+    assert flash_space.free_blocks((8192, 4096, 100, 40, 30, 0, 0, 0, 0, 255)) == (4096, 30)
 
 
 def test_modules_left_from_an_earlier_deploy_are_removed(board, deployed, firmware_copy,

@@ -100,3 +100,47 @@ def test_a_text_file_is_refused_as_an_image_before_the_port_is_looked_at(tmp_pat
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 2
     assert all("not an ESP firmware image" in line for line in errors)
+
+
+def _released(tmp_path, sha_text=None):
+    """An image with a .sha256 beside it, as the firmware release attaches them."""
+    import hashlib
+    image = esp_image(tmp_path / "smartbin-esp32cam-v1.0.bin")
+    digest = hashlib.sha256(image.read_bytes()).hexdigest()
+    (tmp_path / (image.name + ".sha256")).write_text(
+        sha_text(digest) if sha_text else "%s  %s\n" % (digest, image.name))
+    return image, digest
+
+
+def test_an_image_matching_its_sha256_file_is_flashed_and_the_check_reported(
+        tmp_path, monkeypatch, capsys):
+    image, digest = _released(tmp_path)
+    master, slave = pty.openpty()
+    monkeypatch.setattr(flash_module, "detect_chip", lambda *args: "ESP32")
+    import esptool
+    monkeypatch.setattr(esptool, "main", lambda arguments: None)
+    try:
+        assert flash_module.check_sha256(image) == digest
+        assert main(["flash", "--port", os.ttyname(slave), str(image)]) == 0
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert "sha256 as its .sha256 file says" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("sha_text, message", [
+    (lambda digest: "0" * 64 + "  smartbin-esp32cam-v1.0.bin\n", "does not match"),
+    (lambda digest: digest[:40] + "\n", "holds no sha256"),
+    (lambda digest: "", "holds no sha256"),
+    (lambda digest: digest.upper() + " *smartbin-esp32cam-v1.0.bin", None),  # binary mode
+    (lambda digest: digest, None),                                           # bare digest
+])
+def test_a_sha256_file_beside_the_image_is_checked_before_the_port_is_looked_at(
+        tmp_path, capsys, sha_text, message):
+    image, _ = _released(tmp_path, sha_text)
+    if message is None:
+        assert flash_module.check_sha256(image)
+        return
+    assert main(["flash", "--port", "/dev/ttyNOPE0", str(image)]) == 1
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 1 and message in errors[0], errors

@@ -166,10 +166,10 @@ class FlashVfs:
         return self._cwd
 
     def statvfs(self, path):
-        block = 4096
-        total = _flash.capacity() // block
-        free = max(0, _flash.capacity() - _flash.used()) // block
-        return (block, block, total, free, free, 0, 0, 0, 0, 255)
+        # as extmod/vfs_lfsx.c: f_bsize = f_frsize = the block size, f_bfree = f_bavail
+        total = _flash.total_blocks()
+        free = max(0, total - _flash.used_blocks())
+        return (_flash.block_size(), _flash.block_size(), total, free, free, 0, 0, 0, 0, 255)
 
 
 def mount_flash():

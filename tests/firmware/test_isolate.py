@@ -1,0 +1,199 @@
+"""Item isolation (smartbin/isolate.py and its host twin host_tools/isolate.py): the box is
+found for an item, the whole frame is kept when nothing or everything changed, and host
+and board find the same box and feed the model the same bytes."""
+import numpy as np
+import pytest
+
+from host_tools import contract as host_contract
+from host_tools import isolate as host_isolate
+from smartbin.isolate import Isolator
+from smartbin.model_contract import ContractError, ModelContract
+from smartbin.preprocess import Preprocessor
+
+from .helpers import contract_dict
+
+BLOCK = {"frame_width": 240, "frame_height": 240, "grid": 24, "threshold": 12,
+         "margin": 1, "min_cells": 4, "max_share": 0.7}
+
+
+def isolating_contract(block=None, **input_options):
+    raw = contract_dict(**input_options)
+    raw["isolate"] = dict(BLOCK if block is None else block)
+    return raw
+
+
+def chamber(seed, side=240, noise=3.0):
+    """A dim chamber with a bright spot and sensor noise (RGB888)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:side, 0:side] / side
+    shade = 60 + 50 * np.exp(-((x - 0.55) ** 2 + (y - 0.4) ** 2) / 0.08)
+    image = np.stack([shade * 0.9, shade, shade * 0.85], -1)
+    return np.clip(image + rng.normal(0, noise, image.shape), 0, 255).astype(np.uint8)
+
+
+def with_item(frame, top, left, height, width, colour=(200, 170, 120)):
+    frame = frame.copy()
+    frame[top:top + height, left:left + width] = colour
+    return frame
+
+
+def board_box(frame888, contract, empty888):
+    """The firmware's box for an RGB888 scene, fed as the camera's RGB565 frame."""
+    isolator = Preprocessor(ModelContract(contract), allow_native=False).isolator
+    isolator.remember_empty(host_contract.rgb888_to_rgb565(empty888))
+    isolator.prepare(host_contract.rgb888_to_rgb565(frame888))
+    return (isolator.left, isolator.top, isolator.width, isolator.height, isolator.found)
+
+
+def host_box(frame888, contract, empty888):
+    block = contract["isolate"]
+    return host_isolate.find_box(host_isolate.cells_of(frame888, block["grid"]),
+                                 host_isolate.cells_of(empty888, block["grid"]), block,
+                                 contract["input"]["width"], contract["input"]["height"])
+
+
+def test_the_box_surrounds_the_item_with_the_margin_and_is_square():
+    contract = isolating_contract()
+    empty = chamber(1)
+    frame = with_item(chamber(2), top=100, left=60, height=50, width=90)
+    left, top, width, height, found = board_box(frame, contract, empty)
+    assert found
+    assert width == height  # the model input is square
+    assert left <= 60 - 10 and left + width >= 150 + 10  # one 10-pixel cell of margin
+    assert top <= 100 - 10 and top + height >= 150 + 10
+    assert width <= 90 + 2 * 10 + 10  # not much more than the item and its margin
+
+
+def test_a_box_near_the_edge_stays_inside_the_frame():
+    contract = isolating_contract()
+    frame = with_item(chamber(2), top=200, left=0, height=40, width=120)
+    left, top, width, height, found = board_box(frame, contract, chamber(1))
+    assert found
+    assert left == 0 and top + height == 240 and top >= 0
+    assert width == height >= 130
+
+
+def test_without_an_empty_reference_the_whole_frame_is_used():
+    isolator = Preprocessor(ModelContract(isolating_contract()), allow_native=False).isolator
+    isolator.prepare(host_contract.rgb888_to_rgb565(with_item(chamber(2), 50, 50, 60, 60)))
+    assert not isolator.found
+    assert (isolator.left, isolator.top, isolator.width, isolator.height) == (0, 0, 240, 240)
+
+
+def test_an_empty_chamber_with_only_noise_finds_nothing():
+    box = board_box(chamber(2, noise=8.0), isolating_contract(), chamber(1, noise=8.0))
+    assert box == (0, 0, 240, 240, False)
+
+
+def test_a_light_change_falls_back_to_the_whole_frame():
+    brighter = np.clip(chamber(2).astype(int) + 60, 0, 255).astype(np.uint8)
+    frame = with_item(brighter, top=100, left=100, height=40, width=40)
+    assert board_box(frame, isolating_contract(), chamber(1)) == (0, 0, 240, 240, False)
+
+
+def test_a_few_changed_cells_alone_are_noise_and_find_nothing():
+    frame = chamber(1)
+    frame = with_item(frame, 0, 0, 10, 10, (255, 255, 255))      # one cell in a corner
+    frame = with_item(frame, 230, 230, 10, 10, (255, 255, 255))  # and one in the other
+    frame = with_item(frame, 120, 0, 10, 10, (255, 255, 255))
+    frame = with_item(frame, 0, 120, 10, 10, (255, 255, 255))
+    frame = with_item(frame, 120, 120, 10, 10, (255, 255, 255))
+    assert board_box(frame, isolating_contract(), chamber(1)) == (0, 0, 240, 240, False)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_host_and_board_find_the_same_box(seed):
+    rng = np.random.default_rng(seed)
+    empty = chamber(100 + seed, noise=rng.uniform(1, 8))
+    scene = chamber(200 + seed, noise=rng.uniform(1, 8))
+    for _ in range(int(rng.integers(0, 3))):
+        height, width = rng.integers(5, 150, 2)
+        top, left = rng.integers(0, 200, 2)
+        scene = with_item(scene, top, left, height, width, rng.integers(0, 256, 3))
+    contract = isolating_contract(dict(BLOCK, threshold=int(rng.integers(4, 30)),
+                                       margin=int(rng.integers(0, 3))))
+    assert board_box(scene, contract, empty) == host_box(scene, contract, empty)
+
+
+@pytest.mark.parametrize("width,height,grid", [(96, 96, 32), (80, 64, 16)])
+def test_host_and_board_feed_the_model_the_same_bytes(width, height, grid):
+    block = dict(BLOCK, frame_width=160, frame_height=160, grid=grid)
+    contract = isolating_contract(block, width=width, height=height)
+    empty = chamber(1, side=160)
+    scene = with_item(chamber(2, side=160), top=30, left=70, height=60, width=30,
+                      colour=(30, 200, 90))
+    # the camera's RGB565 as the host sees it: its widened RGB888
+    scene = host_contract.rgb565_to_rgb888(host_contract.rgb888_to_rgb565(scene), 160, 160)
+    preprocessor = Preprocessor(ModelContract(contract), allow_native=False)
+    preprocessor.isolator.remember_empty(host_contract.rgb888_to_rgb565(empty))
+    out = bytearray(width * height * 3)
+    preprocessor.run(host_contract.rgb888_to_rgb565(scene), out)
+    assert preprocessor.isolator.found
+    grid_cells = host_isolate.cells_of(empty, grid)
+    box = host_isolate.find_box(host_isolate.cells_of(scene, grid), grid_cells, block,
+                                width, height)
+    pixels = host_isolate.crop(scene, box, width, height)
+    expected = host_contract.pixels_to_input(pixels, contract).reshape(-1)
+    assert np.array_equal(np.frombuffer(bytes(out), np.int8), expected)
+
+
+def test_a_grey_model_isolates_from_the_luma_frame_as_the_host_does():
+    contract = isolating_contract(colour_order="GRAY")
+    empty = chamber(1)[..., 1]
+    scene = with_item(chamber(2), 40, 120, 80, 50)[..., 1]
+    preprocessor = Preprocessor(ModelContract(contract), allow_native=False)
+    preprocessor.isolator.remember_empty(empty.tobytes())
+    out = bytearray(96 * 96)
+    preprocessor.run(scene.tobytes(), out)
+    box = host_isolate.find_box(host_isolate.cells_of(scene, 24),
+                                host_isolate.cells_of(empty, 24), BLOCK, 96, 96)
+    assert box[4] and box == (preprocessor.isolator.left, preprocessor.isolator.top,
+                              preprocessor.isolator.width, preprocessor.isolator.height, True)
+    expected = host_contract.pixels_to_input(host_isolate.crop(scene, box, 96, 96), contract)
+    assert np.array_equal(np.frombuffer(bytes(out), np.int8), expected.reshape(-1))
+
+
+def test_the_frame_must_have_the_isolate_size():
+    preprocessor = Preprocessor(ModelContract(isolating_contract()), allow_native=False)
+    with pytest.raises(ValueError):
+        preprocessor.run(bytes(96 * 96 * 2), bytearray(96 * 96 * 3))
+
+
+def test_a_stored_reference_of_the_wrong_size_is_not_used():
+    isolator = Isolator(BLOCK, 96, 96, True)
+    assert not isolator.load_empty(bytes(10))
+    assert not isolator.has_empty
+    assert isolator.load_empty(bytes(24 * 24)) and isolator.has_empty
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"grid": 7}, "isolate.grid must divide the frame"),
+    ({"grid": 1}, "isolate.grid must be an integer from 2"),
+    ({"frame_width": 64}, "isolate.frame_width must be an integer from the input's 96"),
+    ({"frame_height": "240"}, "isolate.frame_height"),
+    ({"threshold": 0}, "isolate.threshold"),
+    ({"threshold": 2.5}, "isolate.threshold"),
+    ({"margin": -1}, "isolate.margin"),
+    ({"min_cells": 0}, "isolate.min_cells"),
+    ({"max_share": 0}, "isolate.max_share"),
+    ({"max_share": float("nan")}, "isolate.max_share"),
+    ({"max_share": True}, "isolate.max_share"),
+])
+def test_a_bad_isolate_block_is_refused_with_a_one_line_reason(change, message):
+    with pytest.raises(ContractError) as error:
+        ModelContract(isolating_contract(dict(BLOCK, **change)))
+    assert message in str(error.value) and "\n" not in str(error.value)
+    assert str(error.value).startswith("model.json: ")
+
+
+def test_a_block_that_is_not_an_object_is_refused():
+    raw = contract_dict()
+    raw["isolate"] = [240, 240]
+    with pytest.raises(ContractError, match="'isolate' must be an object"):
+        ModelContract(raw)
+
+
+def test_without_the_block_the_model_sees_the_whole_frame_as_before():
+    contract = ModelContract(contract_dict())
+    assert contract.isolate is None
+    assert Preprocessor(contract, allow_native=False).isolator is None

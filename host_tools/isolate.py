@@ -148,3 +148,40 @@ def empty_image_for(photo, data_dir, empty):
     if not candidate.is_file():
         raise SmartbinError("no empty-chamber frame for %s (looked for %s)" % (photo, candidate))
     return candidate
+
+
+def with_settings(model_contract, apply_default=False):
+    """The contract with an isolate block: its own, else (apply_default) DEFAULT_SETTINGS,
+    else None."""
+    if settings(model_contract) is not None:
+        return model_contract
+    if not apply_default:
+        return None
+    return dict(model_contract, isolate=dict(DEFAULT_SETTINGS))
+
+
+def files_to_inputs(paths, model_contract, data_dir=None, empty=None, progress=None,
+                    stage="decode"):
+    """Photos -> (N x H x W x C int8 inputs, share of photos whose item was found), each
+    isolated against its empty-chamber frame (`empty_image_for`) as the bin would; with
+    `empty` None, the bin before its first empty frame: the whole frame."""
+    model_input = model_contract["input"]
+    inputs = np.zeros((len(paths), model_input["height"], model_input["width"],
+                       model_input["channels"]), np.int8)
+    references = {}
+    found = 0
+    for index, path in enumerate(paths):
+        reference = None
+        if empty is not None:
+            empty_path = empty_image_for(path, data_dir, empty)
+            if empty_path not in references:
+                references[empty_path] = Isolation(model_contract,
+                                                   host_contract.load_image(empty_path))
+            reference = references[empty_path]
+        else:
+            reference = references.setdefault(None, Isolation(model_contract))
+        inputs[index], box = reference.input(host_contract.load_image(path))
+        found += box[4]
+        if progress:
+            progress(stage, index + 1, len(paths))
+    return inputs, (found / len(paths) if paths else 0.0)

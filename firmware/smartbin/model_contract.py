@@ -110,6 +110,9 @@ class ModelContract:
         self.input_lut = input_lut(self.input_scale, self.input_zero_point)
         # find the item against the empty chamber first (smartbin/isolate.py); None: no
         self.isolate = raw.get("isolate")
+        # what the camera captures: the model's input, or the larger isolate frame
+        self.frame_width = self.isolate["frame_width"] if self.isolate else self.width
+        self.frame_height = self.isolate["frame_height"] if self.isolate else self.height
 
     @property
     def input_bytes(self):

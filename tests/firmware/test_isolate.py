@@ -197,3 +197,121 @@ def test_without_the_block_the_model_sees_the_whole_frame_as_before():
     contract = ModelContract(contract_dict())
     assert contract.isolate is None
     assert Preprocessor(contract, allow_native=False).isolator is None
+
+
+# ---- the bin: empty chamber after each item and at power-on, item cropped to its box ----
+
+def _rgb565(frame888):
+    return host_contract.rgb888_to_rgb565(frame888)
+
+
+def _dark_chamber():
+    return np.full((240, 240, 3), 10, np.uint8)
+
+
+def _item_scene(level=150):
+    """A 100-pixel square item on the dark chamber: its box (with a margin) averages to
+    "metal" for the fake model, the whole frame to "cardboard"."""
+    scene = _dark_chamber()
+    scene[70:170, 60:160] = level
+    return scene
+
+
+def _isolating_flash(storage=None):
+    from .helpers import flash_with
+
+    return flash_with(contract=isolating_contract(), storage=storage)
+
+
+def test_the_bin_looks_at_the_empty_chamber_at_power_on_and_crops_the_next_item(make_bin):
+    from smartbin.cycle import EMPTY_CHAMBER
+
+    frames = [_rgb565(_dark_chamber()), _rgb565(_item_scene()), _rgb565(_dark_chamber())]
+    smart_bin = make_bin(_isolating_flash(), frames=frames, wakes=["power_on", "sensor"])
+    served = smart_bin.run(wakes=2)
+    isolator = served.cycle.preprocessor.isolator
+    assert isolator.found and (isolator.left, isolator.width) == (50, 120)
+    assert smart_bin.moves() == ["containers"]  # metal: the box, not the dark frame
+    assert smart_bin.counts()["classes"] == {"metal": 1}
+    assert smart_bin.hw.camera.width == 240 and smart_bin.hw.camera.height == 240
+    stored = smart_bin.storage.read(EMPTY_CHAMBER)
+    assert stored is not None and len(stored) == 24 * 24
+    assert set(stored) == {host_isolate.cells_of(_dark_chamber(), 24)[0, 0]}
+    assert smart_bin.hw.camera.power_ups == 3  # power-on look, the item, the empty again
+
+
+def test_without_an_empty_chamber_the_first_item_is_classified_on_the_whole_frame(make_bin):
+    frames = [_rgb565(_item_scene()), _rgb565(_dark_chamber())]
+    smart_bin = make_bin(_isolating_flash(), frames=frames, wakes=["sensor"],
+                         reset_cause="deep_sleep")
+    smart_bin.run()
+    assert smart_bin.counts()["classes"] == {"cardboard": 1}  # the dark frame's mean
+    assert smart_bin.storage.read("/empty_chamber.bin") is not None  # ready for the next
+
+
+def test_the_reference_on_flash_survives_deep_sleep(make_bin):
+    storage = _isolating_flash()
+    first = make_bin(storage, frames=[_rgb565(_dark_chamber())], wakes=["power_on"])
+    first.run()
+    again = make_bin(storage, frames=[_rgb565(_item_scene()), _rgb565(_dark_chamber())],
+                     wakes=["sensor"], reset_cause="deep_sleep")
+    again.run()
+    assert again.counts()["classes"] == {"metal": 1}
+
+
+def test_a_light_change_since_the_empty_frame_classifies_the_whole_frame(make_bin):
+    storage = _isolating_flash()
+    make_bin(storage, frames=[_rgb565(_dark_chamber())], wakes=["power_on"]).run()
+    brighter = _item_scene()
+    brighter[brighter == 10] = 200  # the lamp changed: every cell differs
+    smart_bin = make_bin(storage, frames=[_rgb565(brighter), _rgb565(brighter)],
+                         wakes=["sensor"], reset_cause="deep_sleep")
+    served = smart_bin.run()
+    assert not served.cycle.preprocessor.isolator.found
+    # the whole frame's mean, 0.17 * 150 + 0.83 * 200, is plastic's for the fake model
+    assert smart_bin.counts()["classes"] == {"plastic": 1}
+
+
+def test_a_camera_failure_while_looking_at_the_empty_chamber_keeps_the_old_reference(
+        make_bin):
+    storage = _isolating_flash()
+    make_bin(storage, frames=[_rgb565(_dark_chamber())], wakes=["power_on"]).run()
+    before = storage.read("/empty_chamber.bin")
+    smart_bin = make_bin(storage, frames=[_rgb565(_item_scene())], wakes=["sensor"],
+                         reset_cause="deep_sleep")
+    original_on = smart_bin.hw.camera.on
+    calls = []
+
+    def second_on_fails():
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError("camera gone")
+        original_on()
+
+    smart_bin.hw.camera.on = second_on_fails
+    smart_bin.run()
+    assert smart_bin.counts()["classes"] == {"metal": 1}
+    assert storage.read("/empty_chamber.bin") == before
+    assert "empty chamber" in smart_bin.errors()
+
+
+def test_a_latch_powered_bin_takes_no_empty_frame_at_power_on(make_bin):
+    """Its every power-on is an item: only after the item is the chamber empty."""
+    import json
+
+    from sim.fakes import PowerCut
+
+    from .helpers import FIRMWARE, flash_with
+
+    raw = json.loads((FIRMWARE / "config.json").read_text())
+    raw["power"]["mode"] = "latch"
+    storage = flash_with(config_text=json.dumps(raw), contract=isolating_contract())
+    smart_bin = make_bin(storage, frames=[_rgb565(_item_scene()), _rgb565(_dark_chamber())],
+                         wakes=["power_on"], reset_cause="power_on")
+    try:
+        smart_bin.run()
+    except PowerCut:
+        pass  # the bin switched itself off after the item
+    assert smart_bin.counts()["items"] == 1
+    stored = storage.read("/empty_chamber.bin")
+    assert set(stored) == {host_isolate.cells_of(_dark_chamber(), 24)[0, 0]}  # not the item

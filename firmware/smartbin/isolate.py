@@ -16,13 +16,23 @@ doubled, so a cell is 0..252; a GRAY pixel's is its luma). At an item:
    takes source pixel start + (2i + 1) * size // (2n).
 Integers throughout, so the host's twin (host_tools/isolate.py) finds the same box and
 the same pixels. Buffers are made once; `prepare(frame)` and `fill(frame, out)`
-allocate nothing."""
+allocate nothing. The pixel loops have native twins in `isolate_viper` (used where the
+firmware has the viper emitter), as `preprocess` has."""
+
+from array import array
 
 MAX_GRID = 64
+# shape: frame_width, grid, cell_w, cell_h; plan: input width, input height, then each
+# output column's byte offset in a row, then each output row's byte offset in the frame
+_PLAN_HEADER = 2
 
 
-def _grey_rgb565(frame, cells, frame_width, grid, cell_w, cell_h, sums):
+def plain_grey_rgb565(frame, cells, sums, shape):
     """Mean grey of each cell of an RGB565 frame into `cells` (0..252)."""
+    frame_width = shape[0]
+    grid = shape[1]
+    cell_w = shape[2]
+    cell_h = shape[3]
     count = cell_w * cell_h
     row_bytes = frame_width * 2
     for cy in range(grid):
@@ -44,8 +54,12 @@ def _grey_rgb565(frame, cells, frame_width, grid, cell_w, cell_h, sums):
             cells[base + cx] = sums[cx] * 2 // count
 
 
-def _grey_luma(frame, cells, frame_width, grid, cell_w, cell_h, sums):
+def plain_grey_luma(frame, cells, sums, shape):
     """Mean luma of each cell of a GRAY frame into `cells` (0..255)."""
+    frame_width = shape[0]
+    grid = shape[1]
+    cell_w = shape[2]
+    cell_h = shape[3]
     count = cell_w * cell_h
     for cy in range(grid):
         for cx in range(grid):
@@ -64,15 +78,16 @@ def _grey_luma(frame, cells, frame_width, grid, cell_w, cell_h, sums):
             cells[base + cx] = sums[cx] // count
 
 
-def _crop_rgb565(frame, out, five, six, columns, rows, out_pixels_per_row):
-    """Nearest-neighbour crop of an RGB565 frame into int8 RGB bytes: `rows` holds the
-    byte offset of each output row's source row, `columns` each output column's byte
-    offset within it."""
+def plain_crop_rgb565(frame, out, five, six, plan):
+    """Nearest-neighbour crop of an RGB565 frame into int8 RGB bytes, as `plan` says."""
+    width = plan[0]
+    height = plan[1]
+    rows = _PLAN_HEADER + width
     j = 0
-    for r in range(len(rows)):
-        row = rows[r]
-        for k in range(out_pixels_per_row):
-            i = row + columns[k]
+    for r in range(height):
+        row = plan[rows + r]
+        for k in range(width):
+            i = row + plan[_PLAN_HEADER + k]
             hi = frame[i]
             lo = frame[i + 1]
             out[j] = five[hi >> 3]
@@ -81,19 +96,30 @@ def _crop_rgb565(frame, out, five, six, columns, rows, out_pixels_per_row):
             j += 3
 
 
-def _crop_luma(frame, out, lut, columns, rows, out_pixels_per_row):
+def plain_crop_luma(frame, out, lut, plan):
+    width = plan[0]
+    height = plan[1]
+    rows = _PLAN_HEADER + width
     j = 0
-    for r in range(len(rows)):
-        row = rows[r]
-        for k in range(out_pixels_per_row):
-            out[j] = lut[frame[row + columns[k]]]
+    for r in range(height):
+        row = plan[rows + r]
+        for k in range(width):
+            out[j] = lut[frame[row + plan[_PLAN_HEADER + k]]]
             j += 1
 
 
-def _nearest(start, size, count, step, into):
+def _nearest(start, size, count, step, plan, at):
     # output i of count samples source start + (2i + 1) * size // (2 count), as a byte offset
     for i in range(count):
-        into[i] = (start + (2 * i + 1) * size // (2 * count)) * step
+        plan[at + i] = (start + (2 * i + 1) * size // (2 * count)) * step
+
+
+def _native():
+    try:
+        from smartbin import isolate_viper
+        return isolate_viper
+    except (ImportError, SyntaxError, ValueError):
+        return None  # no viper emitter here (VM, CPython): the plain versions
 
 
 def settings_problem(block, input_width, input_height):
@@ -133,7 +159,7 @@ class Isolator:
     """The rule above, for one contract. After `prepare(frame)`: `left`, `top`, `width`,
     `height` (the box in frame pixels) and `found` (False: the whole frame)."""
 
-    def __init__(self, block, input_width, input_height, rgb):
+    def __init__(self, block, input_width, input_height, rgb, allow_native=True):
         self.frame_width = block["frame_width"]
         self.frame_height = block["frame_height"]
         self.grid = block["grid"]
@@ -153,9 +179,19 @@ class Isolator:
         self.has_empty = False
         self.cells = bytearray(cells)
         self.changed = bytearray(cells)
-        self.sums = [0] * self.grid
-        self.columns = [0] * input_width
-        self.rows = [0] * input_height
+        self.sums = array("i", [0] * self.grid)
+        self.shape = array("i", (self.frame_width, self.grid, self.cell_w, self.cell_h))
+        self.plan = array("i", [0] * (_PLAN_HEADER + input_width + input_height))
+        self.plan[0] = input_width
+        self.plan[1] = input_height
+        native = _native() if allow_native else None
+        self.native = native is not None
+        if rgb:
+            self._grey = native.grey_rgb565 if native else plain_grey_rgb565
+            self._crop_rgb565 = native.crop_rgb565 if native else plain_crop_rgb565
+        else:
+            self._grey = native.grey_luma if native else plain_grey_luma
+            self._crop_luma = native.crop_luma if native else plain_crop_luma
         self.changed_cells = 0
         self.kept_cells = 0
         self.whole_frame()
@@ -168,8 +204,7 @@ class Isolator:
         self.height = self.frame_height
 
     def thumbnail(self, frame, cells):
-        grey = _grey_rgb565 if self.rgb else _grey_luma
-        grey(frame, cells, self.frame_width, self.grid, self.cell_w, self.cell_h, self.sums)
+        self._grey(frame, cells, self.sums, self.shape)
 
     def remember_empty(self, frame):
         """Take `frame` (the empty chamber) as the reference."""
@@ -270,10 +305,11 @@ class Isolator:
         """Resize the box of `frame` into `out` (int8 input bytes); `tables` are the
         preprocessor's (five, six) for RGB565 or (lut,) for GRAY."""
         step = self.bytes_per_pixel
-        _nearest(self.left, self.width, self.input_width, step, self.columns)
-        _nearest(self.top, self.height, self.input_height, self.frame_width * step, self.rows)
+        plan = self.plan
+        _nearest(self.left, self.width, self.input_width, step, plan, _PLAN_HEADER)
+        _nearest(self.top, self.height, self.input_height, self.frame_width * step, plan,
+                 _PLAN_HEADER + self.input_width)
         if self.rgb:
-            _crop_rgb565(frame, out, tables[0], tables[1], self.columns, self.rows,
-                         self.input_width)
+            self._crop_rgb565(frame, out, tables[0], tables[1], plan)
         else:
-            _crop_luma(frame, out, tables[0], self.columns, self.rows, self.input_width)
+            self._crop_luma(frame, out, tables[0], plan)

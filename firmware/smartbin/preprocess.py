@@ -68,7 +68,7 @@ class Preprocessor:
         self.isolator = None
         if contract.isolate is not None:
             self.isolator = Isolator(contract.isolate, contract.width, contract.height,
-                                     self.rgb)
+                                     self.rgb, allow_native)
             self.frame_bytes = self.isolator.frame_bytes
             self.tables = (self.five, self.six) if self.rgb else (self.lut,)
         if self.rgb:

@@ -315,3 +315,59 @@ def test_a_latch_powered_bin_takes_no_empty_frame_at_power_on(make_bin):
     assert smart_bin.counts()["items"] == 1
     stored = storage.read("/empty_chamber.bin")
     assert set(stored) == {host_isolate.cells_of(_dark_chamber(), 24)[0, 0]}  # not the item
+
+
+# ---- the viper twins ----------------------------------------------------------------------
+
+def load_isolate_viper_as_python():
+    """isolate_viper.py as plain Python (viper a no-op, ptr8/ptr32 the buffers themselves):
+    checks the twins' arithmetic; mpy-cross and the unix build check the native code."""
+    import sys
+    import types
+
+    from .helpers import FIRMWARE
+
+    source = (FIRMWARE / "smartbin" / "isolate_viper.py").read_text()
+    fake_micropython = types.ModuleType("micropython")
+    fake_micropython.viper = lambda function: function
+    module = types.ModuleType("isolate_viper_as_python")
+    module.__dict__["ptr8"] = module.__dict__["ptr32"] = lambda buffer: buffer
+    saved = sys.modules.get("micropython")
+    sys.modules["micropython"] = fake_micropython
+    try:
+        exec(compile(source, "isolate_viper.py", "exec"), module.__dict__)
+    finally:
+        if saved is None:
+            del sys.modules["micropython"]
+        else:
+            sys.modules["micropython"] = saved
+    return module
+
+
+@pytest.mark.parametrize("rgb", [True, False])
+def test_viper_twins_compute_what_the_plain_versions_compute(rgb):
+    from smartbin import isolate as board_isolate
+
+    twin = load_isolate_viper_as_python()
+    contract = ModelContract(isolating_contract(dict(BLOCK, frame_width=160, frame_height=120,
+                                                     grid=8), width=80, height=64,
+                                                colour_order="RGB" if rgb else "GRAY"))
+    preprocessor = Preprocessor(contract, allow_native=False)
+    isolator = preprocessor.isolator
+    rng = np.random.default_rng(9)
+    frame = rng.integers(0, 256, isolator.frame_bytes, dtype=np.uint8).tobytes()
+    plain_cells, twin_cells = bytearray(64), bytearray(64)
+    plain_grey = board_isolate.plain_grey_rgb565 if rgb else board_isolate.plain_grey_luma
+    twin_grey = twin.grey_rgb565 if rgb else twin.grey_luma
+    plain_grey(frame, plain_cells, isolator.sums, isolator.shape)
+    twin_grey(frame, twin_cells, isolator.sums, isolator.shape)
+    assert twin_cells == plain_cells and len(set(plain_cells)) > 1
+    isolator._set_box(30, 10, 50, 60)
+    plain_out, twin_out = bytearray(80 * 64 * 3), bytearray(80 * 64 * 3)
+    isolator.fill(frame, plain_out, preprocessor.tables)
+    if rgb:
+        isolator._crop_rgb565 = twin.crop_rgb565
+    else:
+        isolator._crop_luma = twin.crop_luma
+    isolator.fill(frame, twin_out, preprocessor.tables)
+    assert twin_out == plain_out and any(plain_out)

@@ -221,8 +221,21 @@ def set_metrics(truth, predicted, labels):
             "recall": {label: row["recall"] for label, row in present.items()}}
 
 
+def empty_folder_for(files):
+    """The folder of empty scenes beside a set's class folders (`chamber` ->
+    `chamber-empty`), or None."""
+    if not files:
+        return None
+    root = Path(files[0][0]).parent.parent
+    folder = root.with_name(root.name + "-empty")
+    return folder if folder.is_dir() else None
+
+
 def score_int8(model_dir, sets, progress=None):
-    """Each set scored by the int8 model as deployed: {name: set_metrics}."""
+    """Each set scored by the int8 model as deployed: {name: set_metrics}. A model that
+    isolates the item (model.json's "isolate") sees each photo against its empty scene
+    where the set has them (`empty_folder_for`), else the whole frame, as the bin would."""
+    from host_tools import isolate
     from host_tools.model import predict
 
     model_contract, model_bytes = predict.load_model_folder(model_dir)
@@ -233,11 +246,21 @@ def score_int8(model_dir, sets, progress=None):
         if unknown:
             raise SmartbinError("out-of-domain set %s has classes the model does not know: %s"
                                 % (name, ", ".join(unknown)))
-        inputs = predict.files_to_inputs([path for path, _ in files], model_contract,
-                                         progress, stage="decode " + name)
+        paths = [path for path, _ in files]
+        found = None
+        if isolate.settings(model_contract) is not None:
+            empty = empty_folder_for(files)
+            inputs, found = isolate.files_to_inputs(
+                paths, model_contract, Path(paths[0]).parent.parent, empty, progress,
+                stage="decode " + name)
+        else:
+            inputs = predict.files_to_inputs(paths, model_contract, progress,
+                                             stage="decode " + name)
         _, scores = predict.run_int8(model_contract, model_bytes, inputs, progress)
         truth = np.array([labels.index(label) for _, label in files])
         scored[name] = set_metrics(truth, scores.argmax(1), labels)
+        if found is not None:
+            scored[name]["isolated"] = round(float(found), 4)
     return scored
 
 

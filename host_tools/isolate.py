@@ -21,6 +21,12 @@ DEFAULT_SETTINGS = {"frame_width": 240, "frame_height": 240, "grid": 24, "thresh
                     "margin": 1, "min_cells": 4, "max_share": 0.7}
 
 
+def _board_isolate():
+    from host_tools.firmware_modules import firmware_module
+
+    return firmware_module("isolate")
+
+
 def settings(model_contract):
     """model.json's "isolate" block, or None (the model sees the whole frame)."""
     return model_contract.get("isolate")
@@ -71,7 +77,7 @@ def find_box(cells, empty_cells, block, input_width, input_height):
     grid = block["grid"]
     difference = np.abs(np.asarray(cells, np.int64) - np.asarray(empty_cells, np.int64))
     changed = difference > block["threshold"]
-    if changed.sum() > int(block["max_share"] * grid * grid):
+    if changed.sum() > _board_isolate().max_changed_cells(block["max_share"], grid * grid):
         return whole
     kept = changed & _has_changed_neighbour(changed)
     if kept.sum() < block["min_cells"]:

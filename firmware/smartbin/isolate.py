@@ -122,6 +122,13 @@ def _native():
         return None  # no viper emitter here (VM, CPython): the plain versions
 
 
+def max_changed_cells(share, cells):
+    """Most cells that may change before it counts as a light change: `share` of `cells`,
+    in whole permille so that the board's single-precision floats and the host's doubles
+    give the same count."""
+    return int(share * 1000 + 0.5) * cells // 1000
+
+
 def settings_problem(block, input_width, input_height):
     """Why model.json's "isolate" block is unusable (a one-line reason), or None."""
     def is_int(value):
@@ -166,7 +173,7 @@ class Isolator:
         self.threshold = block["threshold"]
         self.margin = block["margin"]
         self.min_cells = block["min_cells"]
-        self.max_cells = int(block["max_share"] * self.grid * self.grid)
+        self.max_cells = max_changed_cells(block["max_share"], self.grid * self.grid)
         self.cell_w = self.frame_width // self.grid
         self.cell_h = self.frame_height // self.grid
         self.input_width = input_width

@@ -371,3 +371,12 @@ def test_viper_twins_compute_what_the_plain_versions_compute(rgb):
         isolator._crop_luma = twin.crop_luma
     isolator.fill(frame, twin_out, preprocessor.tables)
     assert twin_out == plain_out and any(plain_out)
+
+
+@pytest.mark.parametrize("share,cells,most", [(0.7, 576, 403), (0.29, 100, 29), (1, 64, 64),
+                                              (0.0004, 576, 0), (0.5, 9, 4)])
+def test_the_light_change_limit_is_a_whole_number_of_cells_on_board_and_host(share, cells,
+                                                                             most):
+    from smartbin.isolate import max_changed_cells
+
+    assert max_changed_cells(share, cells) == most

@@ -153,3 +153,24 @@ def test_simulate_refuses_empty_frames_for_a_model_that_does_not_isolate(scenes,
                                                                         tiny_int8_model):
     with pytest.raises(SmartbinError, match="needs a model.json with an \"isolate\" block"):
         simulate.simulate(scenes[0], tiny_int8_model, empty=scenes[1])
+
+
+class _BoardWithContract:
+    def __init__(self, raw):
+        self.data = json.dumps(raw).encode()
+
+    def size(self, path):
+        return len(self.data)
+
+    def read_file(self, path):
+        return self.data
+
+
+def test_capture_takes_photos_at_the_frame_the_bin_isolates_from(tiny_int8_model):
+    from host_tools.device.capture import board_model_input
+
+    raw = json.loads((tiny_int8_model / "model.json").read_text())
+    assert board_model_input(_BoardWithContract(raw)) == (96, 96, False)
+    raw["isolate"] = dict(isolate.DEFAULT_SETTINGS, frame_width=320, frame_height=240,
+                          grid=16)
+    assert board_model_input(_BoardWithContract(raw)) == (320, 240, False)

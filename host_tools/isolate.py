@@ -14,9 +14,9 @@ import numpy as np
 from host_tools import contract as host_contract
 from host_tools.errors import SmartbinError
 
-# The settings `smartbin export --isolate` writes, chosen on the bench's chamber set
-# (docs/model-quality.md, "Isolating the item"): a 240x240 capture (an OV2640 frame
-# size), 24x24 cells of 10x10 pixels.
+# The settings `smartbin export --isolate` writes, chosen on chamber photos of the split's
+# val items (docs/model-quality.md, "Isolating the item against the empty chamber"): a
+# 240x240 capture (an OV2640 frame size), 24x24 cells of 10x10 pixels.
 DEFAULT_SETTINGS = {"frame_width": 240, "frame_height": 240, "grid": 24, "threshold": 12,
                     "margin": 1, "min_cells": 4, "max_share": 0.7}
 

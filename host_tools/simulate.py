@@ -7,7 +7,13 @@ sleep - boot, model load, capture, classify, lid, log - on fake hardware from
 `firmware/sim`, with the real TFLM kernels through `host_tools.microlite_shim`.
 A simulated clock charges the board's durations from config.json's "power" section, so
 the report shows how long the bin stays awake per item and how much of that is the lid
-hold."""
+hold.
+
+A model.json with an "isolate" block makes the camera frame the larger isolate frame, and
+the bin looks at its empty chamber at power-on and after each item: `empty` gives those
+frames (one photo of the empty chamber, or a folder holding one at each photo's place,
+the bin seeing photo i+1's after item i); without it the simulated bin has no reference
+and classifies every whole frame."""
 import contextlib
 import io
 import json
@@ -72,8 +78,14 @@ def list_photos(images_dir):
 
 
 def camera_frame(path, contract):
-    """The bytes the OV2640 would send for this scene at the model's input size."""
-    pixels = host_contract.image_to_pixels(host_contract.load_image(path), contract)
+    """The bytes the OV2640 would send for this scene at the model's input size (or at
+    the isolate frame size, when model.json isolates the item)."""
+    if contract.get("isolate") is not None:
+        from host_tools import isolate
+
+        pixels = isolate.frame_of(host_contract.load_image(path), contract)
+    else:
+        pixels = host_contract.image_to_pixels(host_contract.load_image(path), contract)
     if contract["input"]["colour_order"] == "RGB":
         return host_contract.rgb888_to_rgb565(pixels)
     return pixels.tobytes()
@@ -109,7 +121,7 @@ def _hold_ms(servo, lid, step_ms):
     return 0
 
 
-def simulate(images_dir, model_dir, config_path=DEFAULT_CONFIG, progress=None):
+def simulate(images_dir, model_dir, config_path=DEFAULT_CONFIG, progress=None, empty=None):
     """Run the firmware on every photo; return {"items": [...], "summary": {...}}."""
     app, fakes = _firmware()
     photos = list_photos(images_dir)
@@ -117,6 +129,7 @@ def simulate(images_dir, model_dir, config_path=DEFAULT_CONFIG, progress=None):
     from host_tools.model.predict import load_model_folder
 
     contract, model_bytes = load_model_folder(model_dir)
+    empty_frames = _empty_frames(photos, images_dir, contract, empty)
     raw_config, config = read_config(config_path)
     warnings = pin_warnings(config, str(config_path))  # a pin clash is refused, as by deploy
     # A latch-powered bin sorts exactly like a deep-sleeping one; only its power differs,
@@ -132,9 +145,12 @@ def simulate(images_dir, model_dir, config_path=DEFAULT_CONFIG, progress=None):
     clock = fakes.FakeClock()
     microlite = _TimedMicrolite(clock, settings)
 
-    def wake(reason, reset_cause, frame=None):
+    def wake(reason, reset_cause, frame=None, empty_frame=None):
+        frames = [frame] if frame is not None else []
+        if empty_frame is not None:
+            frames.append(empty_frame)  # what the bin sees once the item is gone
         hw = fakes.build_fake_hardware(
-            config, frames=[frame] if frame is not None else [], wakes=[reason],
+            config, frames=frames, wakes=[reason],
             reset_cause=reset_cause, storage=storage, clock=clock,
             camera_start_ms=settings["camera_start_ms"], frame_ms=settings["frame_ms"])
         woke_at = clock.ticks_ms()
@@ -154,17 +170,45 @@ def simulate(images_dir, model_dir, config_path=DEFAULT_CONFIG, progress=None):
         return smart_bin, hw, hw.power.sleeps[-1] - woke_at
 
     with without_gc_pauses():
-        report = _run(photos, images_dir, contract, config, storage, wake, progress)
+        report = _run(photos, images_dir, contract, config, storage, wake, progress,
+                      empty_frames)
     report["summary"]["pin_warnings"] = warnings
     return report
 
 
-def _run(photos, images_dir, contract, config, storage, wake, progress):
-    boot_bin, _, _ = wake("power_on", "power_on")  # first power-up: close every lid
+def _empty_frames(photos, images_dir, contract, empty):
+    """The empty-chamber frame the bin sees before each photo, or None (no isolation, or
+    no empty frames given)."""
+    if empty is None:
+        return None
+    if contract.get("isolate") is None:
+        raise SmartbinError("--empty needs a model.json with an \"isolate\" block (export "
+                            "--isolate)")
+    from host_tools import isolate
+
+    if not Path(empty).exists():
+        raise SmartbinError("no empty-chamber photo or folder at %s" % empty)
+    return [camera_frame(isolate.empty_image_for(path, images_dir, empty), contract)
+            for path, _ in photos]
+
+
+def _run(photos, images_dir, contract, config, storage, wake, progress, empty_frames=None):
+    # first power-up: close every lid (and, isolating, look at the empty chamber)
+    boot_bin, _, _ = wake("power_on", "power_on",
+                          empty_frame=empty_frames[0] if empty_frames else None)
     labels = contract["labels"]
     items = []
+    forget_empty = contract.get("isolate") is not None and not empty_frames
     for index, (path, truth) in enumerate(photos):
-        smart_bin, hw, awake_ms = wake("sensor", "deep_sleep", camera_frame(path, contract))
+        if forget_empty:  # what the camera saw after the last item is no empty chamber
+            from smartbin.cycle import EMPTY_CHAMBER
+
+            storage.remove(EMPTY_CHAMBER)
+        following = None
+        if empty_frames:
+            following = empty_frames[min(index + 1, len(empty_frames) - 1)]
+        smart_bin, hw, awake_ms = wake("sensor", "deep_sleep", camera_frame(path, contract),
+                                       following)
         cycle = smart_bin.cycle
         lid = config.lids[cycle.lid]
         predicted = labels[cycle.label] if cycle.label >= 0 else None
@@ -179,6 +223,10 @@ def _run(photos, images_dir, contract, config, storage, wake, progress):
             "awake_outside_hold_ms": awake_ms - hold_ms,
             "console": smart_bin.console,
         }
+        isolator = cycle.preprocessor.isolator if cycle.preprocessor is not None else None
+        if isolator is not None:  # the box the model saw; None: the whole frame
+            item["isolated_box"] = ([isolator.left, isolator.top, isolator.width,
+                                     isolator.height] if isolator.found else None)
         if truth is not None:
             expected = config.class_to_lid.get(truth, config.general_lid)
             item["correct"] = predicted == truth
@@ -221,6 +269,9 @@ def configure(parser):
                              "build/model, else models/default)")
     parser.add_argument("--config", default=str(DEFAULT_CONFIG),
                         help="bin config (default: firmware/config.json)")
+    parser.add_argument("--empty", default=None, metavar="FRAME",
+                        help="empty-chamber photo (or a folder with one at each photo's "
+                             "place) for a model.json that isolates the item")
     parser.add_argument("--json", action="store_true", help="print the full report as JSON")
 
 
@@ -232,7 +283,8 @@ def run(args):
         from host_tools.model.predict import default_model_dir
 
         model_dir = args.model or default_model_dir()
-        report = simulate(args.images, model_dir, args.config, progress=progress)
+        report = simulate(args.images, model_dir, args.config, progress=progress,
+                          empty=args.empty)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0

@@ -98,9 +98,11 @@ class SmartBin:
                             + " (general lid used)")
         preprocessor = Preprocessor(contract) if contract else None
         if contract and not self.camera_configured:
-            hw.camera.configure(contract.width, contract.height, contract.channels == 1)
+            hw.camera.configure(contract.frame_width, contract.frame_height,
+                                contract.channels == 1)
         self.cycle = Cycle(hw, config, contract, preprocessor, self.classifier, decider,
                            self.lids, self.counts, self.debug, self.errors)
+        self.cycle.load_empty()
         self.show_codes()
         gc.collect()
 
@@ -142,7 +144,7 @@ class SmartBin:
         read, so the sensor's auto-exposure settles while the flash is busy."""
         contract = self.contract
         camera = self.hw.camera
-        camera.configure(contract.width, contract.height, contract.channels == 1)
+        camera.configure(contract.frame_width, contract.frame_height, contract.channels == 1)
         self.camera_configured = True
         try:
             camera.on()
@@ -165,6 +167,9 @@ class SmartBin:
         """Handle one wake; never raises (except KeyboardInterrupt, for development)."""
         self.reason = reason
         if reason not in _ITEM_WAKES:
+            if reason == "power_on" and not self.config.latch:
+                # switched on (or restarted) with nothing inside: the empty chamber's look
+                self.remember_empty()
             return
         try:
             self.cycle.run()
@@ -182,6 +187,12 @@ class SmartBin:
         finally:
             self.lids.stop_all()
             self.hw.power.feed_watchdog()
+
+    def remember_empty(self):
+        try:
+            self.cycle.remember_empty()
+        except Exception as error:
+            self.errors.add("empty chamber: %s %r" % (type(error).__name__, error))
 
     def wake_reason(self, first):
         """What woke the bin: the chip's wake cause, corrected for restarts that carry none."""

@@ -8,6 +8,7 @@ import gc
 
 UNKNOWN = -1
 _MOVING = "/moving"  # present only while a lid moves: found at boot, a restart mid-move
+EMPTY_CHAMBER = "/empty_chamber.bin"  # thumbnail of the empty chamber (smartbin/isolate.py)
 
 
 class Cycle:
@@ -49,6 +50,7 @@ class Cycle:
         self.timings["lid_ms"] = moved - decided
         self.timings["result_ms"] = decided  # since start-up: a cold boot's boot-to-result
         self.log()
+        self.remember_empty()
 
     def look(self):
         """Camera on, let exposure settle, capture, classify; once more if unsure."""
@@ -78,6 +80,43 @@ class Cycle:
         self.label = classifier.best
         self.score = classifier.best_score
 
+    def isolator(self):
+        return self.preprocessor.isolator if self.preprocessor is not None else None
+
+    def load_empty(self):
+        """The empty chamber's thumbnail kept on flash (deep sleep forgets RAM)."""
+        isolator = self.isolator()
+        if isolator is None:
+            return
+        stored = self.hw.storage.read(EMPTY_CHAMBER)
+        if stored is not None:
+            isolator.load_empty(stored)
+
+    def remember_empty(self):
+        """The item is gone and the lid closed: look at the empty chamber, in the items'
+        light, and keep its thumbnail as the reference the next item is found against."""
+        isolator = self.isolator()
+        if isolator is None:
+            return
+        camera = self.hw.camera
+        try:
+            camera.on()
+            for _ in range(self.config.warmup_frames):
+                camera.capture()
+            if self.config.flash:
+                self.hw.flash_led.on()
+            isolator.remember_empty(camera.capture())
+        except OSError as error:
+            self.errors.add("camera (empty chamber): %r" % (error,))
+            return  # the last reference stays
+        finally:
+            camera.off()
+            self.hw.flash_led.off()
+        try:
+            self.hw.storage.write(EMPTY_CHAMBER, isolator.empty)
+        except OSError as error:
+            self.errors.add("empty chamber: %r" % (error,))
+
     def actuate(self, lid):
         storage = self.hw.storage
         try:
@@ -105,8 +144,8 @@ class Cycle:
             self.errors.add("counts: %r" % (error,))
         if self.frame is not None and self.debug is not None:
             meta = {"time": self.hw.clock.time(), "label": label, "lid": lid,
-                    "width": self.contract.width if self.contract else 0,
-                    "height": self.contract.height if self.contract else 0,
+                    "width": self.contract.frame_width if self.contract else 0,
+                    "height": self.contract.frame_height if self.contract else 0,
                     "format": "GRAY" if self.contract and self.contract.channels == 1
                     else "RGB565", "look_ms": self.timings["look_ms"],
                     "lid_ms": self.timings["lid_ms"], "result_ms": self.timings["result_ms"]}

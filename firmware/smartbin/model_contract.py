@@ -3,6 +3,8 @@ size, colour order, the pixel-to-int8 rule and the output quantisation. Nothing 
 the firmware states these facts."""
 import json
 
+from smartbin.isolate import settings_problem as isolate_problem
+
 SCHEMA_VERSION = 1
 COLOUR_ORDERS = {"RGB": 3, "GRAY": 1}
 
@@ -79,6 +81,9 @@ def check(raw):
     target = sorting.get("target_contamination")
     need(target is None or (_is_number(target) and 0 < target < 1),
          "sorting.target_contamination must be a number between 0 and 1")
+    if raw.get("isolate") is not None:
+        problem = isolate_problem(raw["isolate"], model_input["width"], model_input["height"])
+        need(problem is None, problem)
 
 
 class ModelContract:
@@ -103,6 +108,11 @@ class ModelContract:
         # the export's recommended confidence threshold (None: the model names none)
         self.threshold = threshold
         self.input_lut = input_lut(self.input_scale, self.input_zero_point)
+        # find the item against the empty chamber first (smartbin/isolate.py); None: no
+        self.isolate = raw.get("isolate")
+        # what the camera captures: the model's input, or the larger isolate frame
+        self.frame_width = self.isolate["frame_width"] if self.isolate else self.width
+        self.frame_height = self.isolate["frame_height"] if self.isolate else self.height
 
     @property
     def input_bytes(self):

@@ -10,7 +10,11 @@ int8 values as unsigned bytes (q & 0xFF), which is what a byte view of an int8 t
 (used only when the firmware has the viper emitter; the VM and CPython run the plain ones).
 No array library (the image has no ulab): every ESP32 build has the viper emitter, and the
 viper loop writes straight into the tensor without allocating.
+
+With model.json's "isolate" block the frame is larger than the input: `smartbin.isolate`
+finds the item against the empty chamber and resizes only its box into the tensor.
 """
+from smartbin.isolate import Isolator
 
 
 def channel_tables(lut):
@@ -61,6 +65,12 @@ class Preprocessor:
         self.five, self.six = channel_tables(self.lut)
         native = _native() if allow_native else None
         self.native = native is not None
+        self.isolator = None
+        if contract.isolate is not None:
+            self.isolator = Isolator(contract.isolate, contract.width, contract.height,
+                                     self.rgb, allow_native)
+            self.frame_bytes = self.isolator.frame_bytes
+            self.tables = (self.five, self.six) if self.rgb else (self.lut,)
         if self.rgb:
             self._rgb565 = native.rgb565 if native else plain_rgb565
         else:
@@ -69,7 +79,10 @@ class Preprocessor:
     def run(self, frame, out):
         if len(frame) != self.frame_bytes:
             raise ValueError("frame size does not match the model input")
-        if self.rgb:
+        if self.isolator is not None:
+            self.isolator.prepare(frame)
+            self.isolator.fill(frame, out, self.tables)
+        elif self.rgb:
             self._rgb565(frame, out, self.five, self.six, self.pixels)
         else:
             self._gray(frame, out, self.lut, self.pixels)

@@ -102,7 +102,7 @@ class Checks:
         width, height, grayscale = 96, 96, False
         try:
             self.contract = model_contract.load(hw.storage, self.config.contract_path)
-            width, height = self.contract.width, self.contract.height
+            width, height = self.contract.frame_width, self.contract.frame_height
             grayscale = self.contract.channels == 1
         except Exception:
             self.contract = None  # the inference step says why

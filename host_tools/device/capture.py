@@ -26,13 +26,17 @@ def check_label(label):
 
 
 def board_model_input(board, contract_path="/model.json"):
-    """The input size and colour of the model the board runs (its /model.json)."""
+    """The frame size and colour the camera gives the model the board runs (its
+    /model.json): the model input, or the larger frame of its "isolate" block."""
     data = board.read_file(contract_path) if board.size(contract_path) is not None else None
     if data is None:
         raise SmartbinError("the board has no %s: run `smartbin deploy` first" % contract_path)
     try:
-        model_input = json.loads(data.decode("utf-8"))["input"]
-        return model_input["width"], model_input["height"], model_input["colour_order"] == "GRAY"
+        raw = json.loads(data.decode("utf-8"))
+        model_input = raw["input"]
+        frame = raw.get("isolate") or {"frame_width": model_input["width"],
+                                       "frame_height": model_input["height"]}
+        return frame["frame_width"], frame["frame_height"], model_input["colour_order"] == "GRAY"
     except (ValueError, KeyError, TypeError):
         raise SmartbinError("the board's %s is not a valid model contract: deploy again"
                             % contract_path) from None

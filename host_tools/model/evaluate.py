@@ -98,8 +98,14 @@ def calibration_metrics(truth, scores, output):
 def evaluate_model(model_dir, data_dir, split_manifest=None, subset="test", report_dir=None,
                    history=None, progress=None,
                    target_contamination=sorting.DEFAULT_TARGET_CONTAMINATION,
-                   bin_config_path=None):
+                   bin_config_path=None, empty=None, isolate=False):
     """Score the int8 model in `model_dir` on labelled photos; return the metrics dict.
+
+    A model whose model.json has an "isolate" block (or any model, with `isolate`: the
+    default settings, to measure before exporting them) sees each photo as the bin would:
+    the item found against `empty` (one empty-chamber photo, or a folder holding one at
+    each photo's place), cropped and resized (host_tools/isolate.py); without `empty`,
+    the whole frame, as the bin before its first empty frame.
 
     The sorting curve counts lids as the bin config at `bin_config_path` maps classes to
     them (default: one lid per recycling class). With `report_dir`, also write
@@ -110,6 +116,15 @@ def evaluate_model(model_dir, data_dir, split_manifest=None, subset="test", repo
     model_dir = Path(model_dir)
     model_contract, model_bytes = predict.load_model_folder(model_dir)
     labels = model_contract["labels"]
+    from host_tools import isolate as isolation
+
+    isolating = isolation.with_settings(model_contract, isolate)
+    if empty is not None:
+        if isolating is None:
+            raise SmartbinError("--empty needs a model.json with an \"isolate\" block (export "
+                                "--isolate), or --isolate to try the default settings")
+        if not Path(empty).exists():
+            raise SmartbinError("no empty-chamber photo or folder at %s" % empty)
     bin_config = None
     if bin_config_path is not None:
         from host_tools.power import read_config
@@ -132,13 +147,23 @@ def evaluate_model(model_dir, data_dir, split_manifest=None, subset="test", repo
         raise SmartbinError("%s has class folder%s %s that the model does not know (it knows "
                             "%s)" % (data_dir, "s" if len(unknown) > 1 else "",
                                      ", ".join(unknown), ", ".join(labels)))
-    inputs = predict.files_to_inputs([path for path, _ in files], model_contract, progress)
+    isolated = None
+    if isolating is not None:
+        inputs, found = isolation.files_to_inputs([path for path, _ in files], isolating,
+                                                  data_dir, empty, progress)
+        isolated = {"settings": isolating["isolate"],
+                    "empty": str(empty) if empty is not None else None,
+                    "found": round(float(found), 4)}
+    else:
+        inputs = predict.files_to_inputs([path for path, _ in files], model_contract, progress)
     _, scores = predict.run_int8(model_contract, model_bytes, inputs, progress)
     truth = np.array([labels.index(label) for _, label in files])
     predicted = scores.argmax(axis=1)
     metrics = {"model": str(model_dir), "data": str(data_dir),
                "subset": subset if split_manifest is not None else None,
                "images": len(files), "labels": labels}
+    if isolated is not None:
+        metrics["isolate"] = isolated
     metrics.update(classification_metrics(truth, predicted, labels))
     mistakes = [{"file": _relative(path, data_dir), "label": label,
                  "predicted": labels[int(guess)],
@@ -210,6 +235,12 @@ def configure(parser):
     parser.add_argument("--config", default=None,
                         help="bin config.json whose lids the sorting curve counts (default: "
                              "one lid per recycling class, the strictest)")
+    parser.add_argument("--empty", default=None, metavar="FRAME",
+                        help="empty-chamber photo (or a folder with one at each photo's "
+                             "place) to isolate the item against, as the bin does with a "
+                             "model.json \"isolate\" block")
+    parser.add_argument("--isolate", action="store_true",
+                        help="isolate with the default settings even if model.json has none")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
 
 
@@ -232,12 +263,17 @@ def run(args):
                                 "another folder")
     with ProgressBars(quiet=args.json) as bars:
         metrics = evaluate_model(model_dir, args.data, args.split, args.subset, report_dir,
-                                 args.history, bars, args.target_contamination, args.config)
+                                 args.history, bars, args.target_contamination, args.config,
+                                 args.empty, args.isolate)
     if args.json:
         print(json.dumps({k: v for k, v in metrics.items() if k != "mistakes"}, indent=2))
         return 0
     print("model %s: accuracy %.1f%% on %d photos (int8, TFLM)"
           % (model_dir, 100 * metrics["accuracy"], metrics["images"]))
+    if "isolate" in metrics:
+        print("item isolated against %s: found in %.1f%% of the photos, else the whole frame"
+              % (metrics["isolate"]["empty"] or "no empty frame",
+                 100 * metrics["isolate"]["found"]))
     print("%-12s %9s %7s %6s %7s" % ("class", "precision", "recall", "F1", "photos"))
     for label, row in metrics["per_class"].items():
         print("%-12s %9.3f %7.3f %6.3f %7d" % (label, row["precision"], row["recall"],

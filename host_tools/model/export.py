@@ -242,18 +242,22 @@ def export_model(train_dir, data_dir, split_manifest, out_dir,
                  max_int8_drop=DEFAULT_MAX_INT8_DROP, gate_subset="test",
                  calibration_images=DEFAULT_CALIBRATION_IMAGES, c_name="smartbin_model",
                  progress=None, calibrate_on=None, calibrate=True,
-                 target_contamination=sorting.DEFAULT_TARGET_CONTAMINATION):
+                 target_contamination=sorting.DEFAULT_TARGET_CONTAMINATION, isolate=None):
     """Calibrate the model in `train_dir` (temperature fitted on `calibrate_on`: folders of
     class folders and/or "val", see `held_out_photos`; by default the split's val subset;
     `calibrate` False keeps T = 1), quantize it to int8, check it in
     TFLM, gate int8 accuracy against float on `gate_subset`, recommend the threshold for
-    `target_contamination` and write the model folder `out_dir`.
+    `target_contamination` and write the model folder `out_dir`. `isolate` (a settings
+    dict, e.g. host_tools.isolate.DEFAULT_SETTINGS) goes into model.json: the bin then finds
+    the item against its empty chamber before classifying (host_tools/isolate.py).
 
     Returns a summary dict (the model.json contract plus "export" figures).
     """
     from host_tools.data import split as splits
 
     started = time.monotonic()
+    if isolate is not None:  # a bad block fails before the slow steps, not after them
+        contract.validate({**_placeholder_contract(), "isolate": isolate})
     train_dir = Path(train_dir)
     manifest = split_manifest if isinstance(split_manifest, dict) \
         else splits.load_split(split_manifest)
@@ -371,6 +375,8 @@ def export_model(train_dir, data_dir, split_manifest, out_dir,
         "ops": ops,
         "sorting": sorting_block,
     }
+    if isolate is not None:
+        model_contract["isolate"] = dict(isolate)
     figures = {
         "subset": subset, "images": int(len(truth)),
         "float_accuracy": round(float_accuracy, 4), "int8_accuracy": round(int8_accuracy, 4),
@@ -401,6 +407,15 @@ def write_model_folder(out_dir, model_bytes, c_name, model_contract, figures, tr
                 (tmp_dir / name).write_bytes((Path(train_dir) / name).read_bytes())
 
 
+def _placeholder_contract():
+    """A minimal valid model.json, to check an isolate block before the model exists."""
+    return {"schema": contract.SCHEMA_VERSION, "labels": ["a", "b"],
+            "input": {"width": 96, "height": 96, "channels": 3, "colour_order": "RGB",
+                      "dtype": "int8", "scale": 1.0, "zero_point": -128},
+            "output": {"dtype": "int8", "scale": 1 / 256, "zero_point": -128},
+            "arena_bytes": 1}
+
+
 # ---- command line -----------------------------------------------------------------------
 
 def configure(parser):
@@ -428,6 +443,10 @@ def configure(parser):
                         default=sorting.DEFAULT_TARGET_CONTAMINATION,
                         help="largest share of recycling-lid items in the wrong lid that the "
                              "recommended threshold may allow (default %(default)s)")
+    parser.add_argument("--isolate", action="store_true",
+                        help="write item isolation into model.json: the bin finds the item "
+                             "against its empty chamber and classifies only its box "
+                             "(settings: host_tools/isolate.py DEFAULT_SETTINGS)")
 
 
 def run(args):
@@ -444,7 +463,8 @@ def run(args):
                                args.max_int8_drop, args.gate_subset, args.calibration_images,
                                args.c_name, bars, calibrate_on=args.calibrate_on,
                                calibrate=not args.no_calibration,
-                               target_contamination=args.target_contamination)
+                               target_contamination=args.target_contamination,
+                               isolate=_isolate_settings(args))
     finally:
         bars.close()
     figures = summary["export"]
@@ -464,4 +484,14 @@ def run(args):
               "photos the model's scores say little about which class is right"
               % calibration.TEMPERATURE_RANGE)
     print("sorting threshold in model.json: %s" % figures["sorting"]["statement"])
+    if "isolate" in summary:
+        print("item isolation in model.json: %s" % json.dumps(summary["isolate"]))
     return 0
+
+
+def _isolate_settings(args):
+    if not args.isolate:
+        return None
+    from host_tools import isolate
+
+    return dict(isolate.DEFAULT_SETTINGS)

@@ -15,6 +15,11 @@ Sets (each a list of (photo, label)):
   curve (`few_shot_curve`).
 - any folder of class folders a user passes (`--ood DIR`), under its folder name.
 
+Beside ``chamber`` and ``composites``, ``chamber-empty`` and ``composites-empty`` hold,
+at the same place, each photo's scene without its item as the bin sees it while idle:
+the same light and camera look, its own sensor noise and JPEG (`empty_chamber_set`), for
+item isolation (`smartbin evaluate --empty`).
+
 Composite sets are written once as JPEG class folders under the bench's folder (and
 reused while their recipe and the photos stay the same), so `smartbin evaluate --data`
 can score any model on them too.
@@ -96,6 +101,45 @@ def composite_set(folder, items, cutouts, background_for, seed, progress=None):
     return _write_set(folder, recipe, photos, progress)
 
 
+class _OwnNoise:
+    """Stands in for a photo's random generator: every draw as the photo's (so the same
+    light, look and JPEG quality), but the sensor noise (`normal`) from another one."""
+
+    def __init__(self, photo_rng, noise_rng):
+        self.photo_rng = photo_rng
+        self.noise_rng = noise_rng
+
+    def normal(self, *args, **kwargs):
+        self.photo_rng.normal(*args, **kwargs)  # keep the photo's stream in step
+        return self.noise_rng.normal(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.photo_rng, name)
+
+
+def empty_chamber_set(folder, items, cutouts, background_for, seed, progress=None):
+    """Write (or reuse) the empty-chamber twin of `composite_set(..., background_for, seed)`:
+    for each of its photos, the same scene without the item (an invisible cut-out drawn
+    with the same random steps, so light and place are the photo's), then the photo's
+    camera look with its own noise draw."""
+    recipe = {"recipe": _RECIPE, "seed": seed, "side": SET_SIDE, "empty": True,
+              "items": hashlib.sha256("\n".join(
+                  "%s|%s" % (Path(p).name, label) for p, label in items).encode()).hexdigest()}
+
+    def photos():
+        for index, ((path, label), cut) in enumerate(zip(items, cutouts)):
+            if cut is None:
+                continue
+            rng = np.random.default_rng([seed, index])
+            invisible = cut.copy()
+            invisible[..., 3] = 0
+            scene = composite.paste(invisible, background_for(rng), rng, scale=(0.4, 0.85))
+            look = _OwnNoise(rng, np.random.default_rng([seed, index, 1]))
+            yield Path(path).stem, label, camera_look.camera_look(scene, look)
+
+    return _write_set(folder, recipe, photos, progress)
+
+
 def calibration_composites(folder, trashnet_dir, manifest, seed=1234, cache_dir=None,
                            progress=None):
     """The split's *val* items on backgrounds of the families training uses
@@ -145,8 +189,12 @@ def build_yardstick(out_dir, trashnet_dir, manifest, drinking_dir=None, user_dir
 
     sets["composites"] = composite_set(out_dir / "composites", test_items, cutouts,
                                        held_out_background, seed, progress)
+    empty_chamber_set(out_dir / "composites-empty", test_items, cutouts,
+                      held_out_background, seed, progress)
     sets["chamber"] = composite_set(out_dir / "chamber", test_items, cutouts,
                                     chamber_background, seed + 1, progress)
+    empty_chamber_set(out_dir / "chamber-empty", test_items, cutouts, chamber_background,
+                      seed + 1, progress)
     for folder in user_dirs:
         folder = Path(folder)
         if not folder.is_dir():
@@ -173,8 +221,21 @@ def set_metrics(truth, predicted, labels):
             "recall": {label: row["recall"] for label, row in present.items()}}
 
 
+def empty_folder_for(files):
+    """The folder of empty scenes beside a set's class folders (`chamber` ->
+    `chamber-empty`), or None."""
+    if not files:
+        return None
+    root = Path(files[0][0]).parent.parent
+    folder = root.with_name(root.name + "-empty")
+    return folder if folder.is_dir() else None
+
+
 def score_int8(model_dir, sets, progress=None):
-    """Each set scored by the int8 model as deployed: {name: set_metrics}."""
+    """Each set scored by the int8 model as deployed: {name: set_metrics}. A model that
+    isolates the item (model.json's "isolate") sees each photo against its empty scene
+    where the set has them (`empty_folder_for`), else the whole frame, as the bin would."""
+    from host_tools import isolate
     from host_tools.model import predict
 
     model_contract, model_bytes = predict.load_model_folder(model_dir)
@@ -185,11 +246,21 @@ def score_int8(model_dir, sets, progress=None):
         if unknown:
             raise SmartbinError("out-of-domain set %s has classes the model does not know: %s"
                                 % (name, ", ".join(unknown)))
-        inputs = predict.files_to_inputs([path for path, _ in files], model_contract,
-                                         progress, stage="decode " + name)
+        paths = [path for path, _ in files]
+        found = None
+        if isolate.settings(model_contract) is not None:
+            empty = empty_folder_for(files)
+            inputs, found = isolate.files_to_inputs(
+                paths, model_contract, Path(paths[0]).parent.parent, empty, progress,
+                stage="decode " + name)
+        else:
+            inputs = predict.files_to_inputs(paths, model_contract, progress,
+                                             stage="decode " + name)
         _, scores = predict.run_int8(model_contract, model_bytes, inputs, progress)
         truth = np.array([labels.index(label) for _, label in files])
         scored[name] = set_metrics(truth, scores.argmax(1), labels)
+        if found is not None:
+            scored[name]["isolated"] = round(float(found), 4)
     return scored
 
 

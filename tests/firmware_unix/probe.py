@@ -10,6 +10,9 @@ result from stdout: "@" + JSON.
   probe.py load MODEL_FILE ARENA            microlite.interpreter() on a model file
   probe.py churn MODEL_DIR COUNT            COUNT interpreters made and dropped
   probe.py cycles FLASH_DIR FRAMES WAKES    the whole app on fake hardware, WAKES wakes
+  probe.py isolate MODEL_JSON FRAMES        item isolation, native and plain: the first
+                                            frame is the empty chamber, each other one an
+                                            item; its box and the input bytes' sum
 """
 import gc
 import json
@@ -150,6 +153,27 @@ def cycles(flash_dir, frames_path, wakes):
          counts=json.loads(counts) if counts else None)
 
 
+def isolate(contract_path, frames_path):
+    from smartbin.model_contract import ModelContract
+    from smartbin.preprocess import Preprocessor
+
+    contract = ModelContract(json.loads(read_file(contract_path)))
+    for allow_native in (True, False):
+        preprocessor = Preprocessor(contract, allow_native)
+        isolator = preprocessor.isolator
+        frames = frames_of(frames_path, preprocessor.frame_bytes)
+        isolator.remember_empty(frames[0])
+        out = bytearray(contract.input_bytes)
+        for frame in frames[1:]:
+            gc.collect()
+            before = gc.mem_alloc()
+            preprocessor.run(frame, out)
+            allocated = gc.mem_alloc() - before
+            emit(native=isolator.native, found=isolator.found,
+                 box=[isolator.left, isolator.top, isolator.width, isolator.height],
+                 input_sum=sum(out), allocated=allocated, empty=list(isolator.empty))
+
+
 def main():
     command = sys.argv[1]
     if command == "modules":
@@ -162,6 +186,8 @@ def main():
         churn(sys.argv[2], int(sys.argv[3]))
     elif command == "cycles":
         cycles(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    elif command == "isolate":
+        isolate(sys.argv[2], sys.argv[3])
     else:
         raise SystemExit("unknown command " + command)
 

@@ -176,3 +176,43 @@ def test_an_unusable_model_takes_the_app_error_path(run_probe, photo_frames, tmp
     assert done["classifier"] is False and CODE_MODEL in done["codes"]
     assert "model: microlite: " in done["errors"]
     assert done["served"] == 3  # the bin keeps serving (general lid) instead of rebooting
+
+
+def test_item_isolation_compiled_natively_finds_the_hosts_box_without_allocating(run_probe,
+                                                                                 tmp_path):
+    import numpy as np
+
+    from host_tools import contract as host_contract
+    from host_tools import isolate as host_isolate
+
+    contract = json.loads((DEFAULT_MODEL / "model.json").read_text())
+    contract["isolate"] = dict(host_isolate.DEFAULT_SETTINGS)
+    (tmp_path / "model.json").write_text(json.dumps(contract))
+    rng = np.random.default_rng(4)
+    side = 240
+    empty = np.clip(60 + rng.normal(0, 4, (side, side, 3)), 0, 255).astype(np.uint8)
+    scenes = []
+    for top, left, height, width in ((30, 40, 90, 60), (150, 10, 80, 200), (0, 0, 5, 5)):
+        scene = np.clip(60 + rng.normal(0, 4, (side, side, 3)), 0, 255).astype(np.uint8)
+        scene[top:top + height, left:left + width] = rng.integers(100, 256, 3)
+        scenes.append(scene)
+    frames = [host_contract.rgb888_to_rgb565(frame) for frame in [empty] + scenes]
+    (tmp_path / "frames.rgb565").write_bytes(b"".join(frames))
+    results = run_probe("isolate", tmp_path / "model.json", tmp_path / "frames.rgb565").results
+    native, plain = results[:3], results[3:]
+    assert [r["native"] for r in native] == [True] * 3  # viper compiled to machine code
+    assert [r["native"] for r in plain] == [False] * 3
+    settings = contract["isolate"]
+    empty888 = host_contract.rgb565_to_rgb888(frames[0], side, side)
+    assert native[0]["empty"] == host_isolate.cells_of(empty888, 24).reshape(-1).tolist()
+    for frame, from_native, from_plain in zip(frames[1:], native, plain):
+        scene = host_contract.rgb565_to_rgb888(frame, side, side)
+        box = host_isolate.find_box(host_isolate.cells_of(scene, 24),
+                                    host_isolate.cells_of(empty888, 24), settings, 96, 96)
+        assert from_native["box"] == list(box[:4]) and from_native["found"] == box[4]
+        pixels = host_isolate.crop(scene, box, 96, 96)
+        expected = host_contract.pixels_to_input(pixels, contract).view(np.uint8)
+        assert from_native["input_sum"] == int(expected.astype(np.int64).sum())
+        assert from_plain == dict(from_native, native=False)
+        assert from_native["allocated"] == 0 and from_plain["allocated"] == 0
+    assert [r["found"] for r in native] == [True, True, False]  # the last: too small

@@ -208,6 +208,28 @@ def test_export_calibrates_on_a_given_folder_or_not_at_all(pipeline, tmp_path):
     assert not raw["export"]["calibration"]["fitted"]
 
 
+def test_export_writes_item_isolation_into_model_json_for_the_board(pipeline, tmp_path):
+    from host_tools import isolate
+    from host_tools.firmware_modules import firmware_module
+
+    exported = export.export_model(pipeline["train"], pipeline["data"], pipeline["split"],
+                                   tmp_path / "model", max_int8_drop=100.0,
+                                   calibration_images=10, isolate=isolate.DEFAULT_SETTINGS)
+    assert exported["isolate"] == isolate.DEFAULT_SETTINGS
+    written = json.loads((tmp_path / "model" / "model.json").read_text())
+    board = firmware_module("model_contract").ModelContract(written)
+    assert (board.frame_width, board.frame_height) == (240, 240)
+
+
+def test_export_refuses_a_bad_isolate_block_before_any_slow_step(pipeline, tmp_path):
+    from host_tools import isolate
+
+    with pytest.raises(SmartbinError, match="isolate.grid must divide the frame"):
+        export.export_model(pipeline["train"], pipeline["data"], pipeline["split"],
+                            tmp_path / "model", isolate=dict(isolate.DEFAULT_SETTINGS, grid=7))
+    assert not (tmp_path / "model").exists()
+
+
 def test_export_cli_refuses_a_percent_target_and_an_unknown_calibration_class(pipeline,
                                                                               tmp_path, capsys):
     base = ["export", str(pipeline["train"]), "--data", str(pipeline["data"]), "--split",

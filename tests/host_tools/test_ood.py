@@ -62,6 +62,47 @@ def test_yardstick_writes_composites_of_test_items_only_and_reuses_them(board_da
     assert json.loads(marker.read_text())["recipe"]["seed"] == manifest["seed"]
 
 
+def test_each_chamber_photo_has_its_empty_scene_with_the_same_light_and_its_own_noise(
+        board_data, tmp_path):
+    from PIL import Image
+
+    root, data, manifest = board_data
+    sets = ood.build_yardstick(tmp_path / "ood", data, manifest, seed=manifest["seed"],
+                               cache_dir=tmp_path / "cache")
+    for name in ("chamber", "composites"):
+        empty_root = ood.empty_folder_for(sets[name])
+        assert empty_root == tmp_path / "ood" / (name + "-empty")
+        for path, label in sets[name]:
+            photo = np.asarray(Image.open(path), np.float64)
+            empty = np.asarray(Image.open(empty_root / label / path.name), np.float64)
+            difference = np.abs(photo - empty).max(axis=2)
+            # the item's place differs, the rest only by noise and JPEG: same light
+            assert np.median(difference) < 20 and difference.max() > 40
+            assert np.mean(difference > 0) > 0.3  # its own noise, not a copy
+
+
+def test_a_model_that_isolates_is_scored_against_the_empty_scenes(board_data, tmp_path,
+                                                                  tiny_int8_model):
+    import shutil
+
+    from host_tools import isolate
+
+    root, data, manifest = board_data
+    sets = ood.build_yardstick(tmp_path / "ood", data, manifest, seed=manifest["seed"],
+                               cache_dir=tmp_path / "cache")
+    model = tmp_path / "model"
+    shutil.copytree(tiny_int8_model, model)
+    raw = json.loads((model / "model.json").read_text())
+    raw["labels"] = list(LABELS) + ["other%d" % i for i in range(6 - len(LABELS))]
+    (model / "model.json").write_text(json.dumps(raw))
+    plain = ood.score_int8(model, {"chamber": sets["chamber"]})
+    assert "isolated" not in plain["chamber"]
+    raw["isolate"] = dict(isolate.DEFAULT_SETTINGS)
+    (model / "model.json").write_text(json.dumps(raw))
+    scored = ood.score_int8(model, {"chamber": sets["chamber"]})
+    assert scored["chamber"]["isolated"] > 0.5
+
+
 def test_few_shot_curve_reports_each_count(board_data, tmp_path):
     from host_tools.model import train
     from ml_helpers import tiny_options

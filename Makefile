@@ -33,7 +33,7 @@ BENCH_ARGS ?=
 EXPORT_ARGS ?=
 
 .PHONY: help venv node browser model data split train export evaluate test bench simulate power \
-        flash deploy selftest servo pull-images capture monitor firmware firmware-host clean
+        flash deploy selftest servo pull-images capture monitor preview firmware firmware-host clean
 
 help:
 	@echo "make model [DATA=DIR] [MINE=DIR] [BACKGROUNDS=DIR]  get data, train, int8, export, evaluate"
@@ -48,6 +48,7 @@ help:
 	@echo "make pull-images PORT=..   copy the bin's debug frames into data/inbox"
 	@echo "make capture PORT=.. LABEL=..  take photos with the bin's camera into a class folder"
 	@echo "make monitor PORT=..       show the board's error log and output"
+	@echo "make preview PORT=..       the bin's camera, scores and lid live in the browser (aiming)"
 	@echo "make firmware              build the TFLM + camera MicroPython image"
 	@echo "make firmware-host         build the same C stack as a MicroPython for this computer"
 
@@ -171,6 +172,9 @@ capture: venv
 
 monitor: venv
 	$(SMARTBIN) monitor --port "$(PORT)"
+
+preview: venv
+	$(SMARTBIN) preview --port "$(PORT)" --model "$(MODEL)"
 
 firmware:
 	@$(MAKE) --no-print-directory -C firmware/image

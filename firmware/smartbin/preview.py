@@ -2,9 +2,9 @@
 REPL; nothing here runs at boot.
 
 The devices are the application's own, built from the board's config, so the laptop sees
-what the bin sees when it sorts. Each `frame()` prints the frame as one base64 line (a
-third more bytes than the frame, where the REPL's repr of bytes takes about three times
-as many) and returns its description; `stop()` leaves the bin as it was found: camera
+what the bin sees when it sorts. Each `frame()` prints the frame as base64 lines (a third
+more bytes than the frame, where the REPL's repr of bytes takes about three times as
+many) and returns its description; `stop()` leaves the bin as it was found: camera
 off, flash LED off, every lid driven closed.
 """
 import sys
@@ -15,6 +15,9 @@ except ImportError:  # MicroPython builds that name it ubinascii only
     from ubinascii import b2a_base64
 
 from smartbin.lids import Lids
+
+# Bytes per base64 line: 1 KiB of text. Short lines keep each conversion's buffer small.
+_LINE_BYTES = 768
 
 
 def _lit(led):
@@ -45,7 +48,7 @@ class Preview:
 
     def frame(self, width, height, grayscale, flash):
         """Capture one frame (width x height, RGB565 or GRAY), the flash LED on or off;
-        print it as one base64 line; return {"width", "height", "format", "bytes",
+        print it as base64 lines; return {"width", "height", "format", "bytes",
         "flash"} with the flash LED's state read back from its pin."""
         hw = self.hw
         if flash:
@@ -55,7 +58,10 @@ class Preview:
         if self.size != (width, height, grayscale):
             self._start_camera(width, height, grayscale)
         frame = hw.camera.capture()
-        sys.stdout.write(b2a_base64(frame))
+        view = memoryview(frame)
+        write = sys.stdout.write
+        for start in range(0, len(frame), _LINE_BYTES):
+            write(b2a_base64(view[start:start + _LINE_BYTES]))
         return {"width": width, "height": height, "format": "GRAY" if grayscale else "RGB565",
                 "bytes": len(frame), "flash": _lit(hw.flash_led)}
 

@@ -2,7 +2,7 @@
 application's own camera driver (firmware smartbin/preview.py), and the bin handed back as
 it was found.
 
-Frames travel as one base64 line each (raw REPL output), checked against the size the
+Frames travel as base64 lines (raw REPL output), checked against the size the
 board reports; the bytes the line carries both ways are counted, so the preview can say
 what a frame costs at any baud rate.
 """
@@ -43,12 +43,14 @@ class PreviewBoard:
         self.last_frame_bytes = 0  # on the line, both ways, for the last frame
         self.last_frame_seconds = 0.0
         self.frames = 0
+        self.loaded = False  # the board-side preview is imported
 
     def load(self):
         """Import the board-side preview; a clear error when the application lacks it."""
         answer = self.board.exec("try:\n from smartbin import preview as _preview\n print(1)\n"
                                  "except ImportError:\n print(0)",
                                  action="loading the application")
+        self.loaded = answer.strip() == b"1"
         if answer.strip() != b"1":
             raise SmartbinError("the application on the board has no preview (smartbin.preview): "
                                 "run `smartbin deploy --port %s` first" % self.board.port)
@@ -74,7 +76,7 @@ class PreviewBoard:
         lines = _lines(output)
         try:
             meta = ast.literal_eval(lines[-1].decode())
-            frame = binascii.a2b_base64(lines[0])
+            frame = b"".join(binascii.a2b_base64(line) for line in lines[:-1])
         except (IndexError, ValueError, SyntaxError, UnicodeDecodeError, binascii.Error):
             raise SmartbinError("the board sent no frame (got %r): is the camera's ribbon "
                                 "seated? `smartbin selftest` checks it" % output[-80:]) from None

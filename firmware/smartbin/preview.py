@@ -49,19 +49,28 @@ class Preview:
     def frame(self, width, height, grayscale, flash):
         """Capture one frame (width x height, RGB565 or GRAY), the flash LED on or off;
         print it as base64 lines; return {"width", "height", "format", "bytes",
-        "flash"} with the flash LED's state read back from its pin."""
+        "flash"} with the flash LED's state read back from its pin, or {"error", "flash"}
+        when the camera failed."""
         hw = self.hw
         if flash:
             hw.flash_led.on()
         else:
             hw.flash_led.off()
-        if self.size != (width, height, grayscale):
-            self._start_camera(width, height, grayscale)
-        frame = hw.camera.capture()
+        try:
+            if self.size != (width, height, grayscale):
+                self._start_camera(width, height, grayscale)
+            frame = hw.camera.capture()
+        except OSError as error:
+            # a glitch is shown and the next frame starts the camera afresh
+            self.size = None
+            return {"error": "camera: %s" % (error,), "flash": _lit(hw.flash_led)}
         view = memoryview(frame)
-        write = sys.stdout.write
+        # bytes as they are: MicroPython's stdout takes them (CPython's, under test, by buffer)
+        write = getattr(sys.stdout, "buffer", sys.stdout).write
         for start in range(0, len(frame), _LINE_BYTES):
             write(b2a_base64(view[start:start + _LINE_BYTES]))
+        if hasattr(sys.stdout, "flush"):
+            sys.stdout.flush()
         return {"width": width, "height": height, "format": "GRAY" if grayscale else "RGB565",
                 "bytes": len(frame), "flash": _lit(hw.flash_led)}
 

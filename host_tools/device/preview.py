@@ -23,6 +23,7 @@ from host_tools.firmware_modules import firmware_module
 
 BAUDS_REPORTED = (115200, 921600)  # the REPL's rate, and what CH340/CP2102 adapters take
 LARGER_SIZES = ((160, 120), (320, 240))  # for aiming: the sensor's QQVGA and QVGA
+MAX_GLITCHES = 5
 
 
 def frame_sizes(model_width, model_height):
@@ -82,11 +83,22 @@ def open_session(link, model_dir=None):
 
 
 def show_frames(link, scorer, state, stop):
-    """Capture, decide and publish frames until `stop` is set."""
+    """Capture, decide and publish frames until `stop` is set. A camera that fails
+    MAX_GLITCHES times in a row ends the preview; fewer are shown on the page."""
+    glitches = 0
     while not stop.is_set():
         settings = state.settings()
         width, height = (int(side) for side in settings["frame_size"].split("x"))
-        frame, meta = link.frame(width, height, scorer.grayscale, settings["flash"])
+        try:
+            frame, meta = link.frame(width, height, scorer.grayscale, settings["flash"])
+        except preview_board.CameraGlitch as error:
+            glitches += 1
+            if glitches >= MAX_GLITCHES:
+                raise SmartbinError("the camera failed %d times in a row (%s): is its ribbon "
+                                    "seated? `smartbin selftest` checks it" % (glitches, error))
+            state.report("no frame this time (%s); trying again" % error)
+            continue
+        glitches = 0
         data, images = scorer.look(frame, meta)
         data["flash"] = meta["flash"]
         data["link"] = link_figures(link.last_frame_bytes, link.last_frame_seconds)

@@ -19,6 +19,10 @@ STOP_SECONDS = 60
 BITS_PER_BYTE = 10
 
 
+class CameraGlitch(SmartbinError):
+    """The board answered, but its camera gave no frame this time."""
+
+
 def seconds_on_the_line(link_bytes, baud):
     """Time the serial line alone needs for `link_bytes` (both ways) at `baud`."""
     return link_bytes * BITS_PER_BYTE / float(baud)
@@ -78,8 +82,10 @@ class PreviewBoard:
             meta = ast.literal_eval(lines[-1].decode())
             frame = b"".join(binascii.a2b_base64(line) for line in lines[:-1])
         except (IndexError, ValueError, SyntaxError, UnicodeDecodeError, binascii.Error):
-            raise SmartbinError("the board sent no frame (got %r): is the camera's ribbon "
-                                "seated? `smartbin selftest` checks it" % output[-80:]) from None
+            raise SmartbinError("the board's answer is not a frame (%r...): check the cable"
+                                % output[:60]) from None
+        if isinstance(meta, dict) and "error" in meta:
+            raise CameraGlitch(str(meta["error"]))
         expected = width * height * (1 if grayscale else 2)
         if not isinstance(meta, dict) or meta.get("bytes") != expected or len(frame) != expected:
             raise SmartbinError("a frame arrived damaged (%d bytes, expected %d): check the "

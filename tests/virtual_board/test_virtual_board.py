@@ -7,7 +7,7 @@ import sys
 import time
 
 
-from virtual_board import VirtualBoard
+from host_tools.virtual.board import VirtualBoard
 
 
 def mpremote(board, *args, timeout=60):

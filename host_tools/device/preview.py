@@ -194,5 +194,8 @@ def run(args):
               "%.2f frames/s at 115200 baud, %.2f at 921600 (computed)"
               % (summary["frames"], summary["bytes_per_frame"], summary["fps_115200"],
                  summary["fps_921600"]))
-    print("the board restarted into the application", flush=True)
+    board = summary["board"] or {}
+    print("camera %s, flash LED %s, lids closed; the board restarted into the application"
+          % ("on" if board.get("camera_on") else "off", "on" if board.get("flash") else "off"),
+          flush=True)
     return 0

@@ -149,16 +149,19 @@ PAGE = """<!DOCTYPE html>
 <head>
 <meta charset="utf-8">
 <title>smartbin preview</title>
+<link rel="icon" href="data:,">
 <style>
 body { font: 15px/1.4 system-ui, sans-serif; margin: 16px 24px; color: #222; background: #fafafa; }
 h1 { font-size: 20px; margin: 0 0 12px; }
 .row { display: flex; gap: 24px; flex-wrap: wrap; align-items: flex-start; }
 figure { margin: 0; }
-figcaption { font-size: 13px; color: #555; margin-top: 4px; max-width: 480px; }
+figure.model { width: 288px; }
+figure.camera { width: 480px; }
+figcaption { font-size: 13px; color: #555; margin-top: 4px; }
 img { display: block; background: #ddd; border: 1px solid #bbb; }
 #model { image-rendering: pixelated; width: 288px; height: 288px; }
 #camera { width: 480px; min-height: 120px; }
-.panel { min-width: 300px; }
+.panel { flex: 1; min-width: 300px; max-width: 420px; }
 .decision { font-size: 22px; margin: 0 0 8px; }
 table { border-collapse: collapse; margin-bottom: 10px; }
 td { padding: 2px 6px; }
@@ -173,9 +176,9 @@ fieldset { border: 1px solid #ccc; margin: 10px 0; padding: 6px 10px; }
 <body>
 <h1>smartbin preview</h1>
 <div class="row">
-  <figure><img id="model" alt="the model's input"><figcaption id="model-caption">The frame
+  <figure class="model"><img id="model" alt="the model's input"><figcaption id="model-caption">The frame
     as the model sees it.</figcaption></figure>
-  <figure><img id="camera" alt="the camera frame"><figcaption id="camera-caption">The camera
+  <figure class="camera"><img id="camera" alt="the camera frame"><figcaption id="camera-caption">The camera
     frame.</figcaption></figure>
   <div class="panel">
     <p class="decision" id="decision">waiting for the first frame</p>

@@ -140,3 +140,32 @@ def test_preview_shows_live_frames_scores_and_toggles_then_hands_the_bin_back(so
     assert {event["pwm"] for event in pulses} == set(closed_us)
     for pin, us in closed_us.items():
         assert [event["us"] for event in pulses if event["pwm"] == pin][-2:] == [us, 0]
+
+
+def test_the_frame_rates_in_the_docs_are_the_bytes_counted_on_the_virtual_board(sorting_bin):
+    import re
+
+    from host_tools.device.preview_board import PreviewBoard, frames_per_second
+    from host_tools.device.transport import Board
+
+    docs = (REPO_ROOT / "docs" / "building-the-bin.md").read_text()
+    rows = re.findall(r"^\| (\d+)x(\d+) (RGB565|GRAY)[^|]*\| ([\d ]+) \| ([\d.]+) frames/s[^|]*"
+                      r"\| ([\d.]+) frames/s \|$", docs, re.MULTILINE)
+    assert len(rows) == 4
+    try:
+        with Board(sorting_bin.port) as board:
+            link = PreviewBoard(board)
+            link.load()
+            for width, height, pixel_format, documented, at_115200, at_921600 in rows:
+                width, height, grayscale = int(width), int(height), pixel_format == "GRAY"
+                show(sorting_bin, [bytes(range(256)) * (width * height * (1 if grayscale else 2)
+                                                        // 256)])
+                link.frame(width, height, grayscale, False)
+                documented = int(documented.replace(" ", ""))
+                assert abs(link.last_frame_bytes - documented) <= 4, (width, height, pixel_format)
+                for shown, baud in ((at_115200, 115200), (at_921600, 921600)):
+                    decimals = len(shown.split(".")[1])
+                    assert float(shown) == round(frames_per_second(documented, baud), decimals)
+            link.stop()
+    finally:
+        show(sorting_bin, [])

@@ -46,9 +46,12 @@ def find_model(board_sha256, model_dir=None):
 
     candidates = [Path(model_dir)] if model_dir else [model_choice.TRAINED, COMMITTED_DEFAULT]
     for folder in candidates:
-        if not (folder / "model.json").is_file() and not model_dir:
-            continue
-        model_contract, model_bytes = load_model_folder(folder)
+        try:
+            model_contract, model_bytes = load_model_folder(folder)
+        except SmartbinError:
+            if model_dir:
+                raise
+            continue  # not this one: a half-built build/model, say
         if hashlib.sha256(model_bytes).hexdigest() == board_sha256:
             return model_contract, model_bytes
     raise SmartbinError("the board runs another model than %s (sha256 %s... on the board): pass "

@@ -268,9 +268,16 @@ def test_the_frame_rate_is_computed_from_the_bytes_at_ten_bits_per_byte():
 
 
 # ---- the model the board runs ----------------------------------------------------------------
-def test_the_model_is_found_by_the_boards_sha256_and_another_one_refused(tmp_path):
+def test_the_model_is_found_by_the_boards_sha256_and_another_one_refused(tmp_path,
+                                                                         monkeypatch):
     board_sha = hashlib.sha256(MODEL_BYTES).hexdigest()
     assert find_model(board_sha, COMMITTED_DEFAULT)[1] == MODEL_BYTES
+    monkeypatch.chdir(tmp_path)  # a half-built build/model is passed over for models/default
+    (tmp_path / "build" / "model").mkdir(parents=True)
+    (tmp_path / "build" / "model" / "model.json").write_text("{")
+    assert find_model(board_sha)[1] == MODEL_BYTES
+    with pytest.raises(SmartbinError, match="model.json"):
+        find_model(board_sha, tmp_path / "build" / "model")
     with pytest.raises(SmartbinError, match="the board runs another model than"):
         find_model("0" * 64, COMMITTED_DEFAULT)
 

@@ -159,7 +159,7 @@ figure.model { width: 288px; }
 figure.camera { width: 480px; }
 figcaption { font-size: 13px; color: #555; margin-top: 4px; }
 img { display: block; background: #ddd; border: 1px solid #bbb; }
-#model { image-rendering: pixelated; width: 288px; height: 288px; }
+#model { image-rendering: pixelated; width: 288px; height: auto; min-height: 96px; }
 #camera { width: 480px; min-height: 120px; }
 .panel { flex: 1; min-width: 300px; max-width: 420px; }
 .decision { font-size: 22px; margin: 0 0 8px; }

@@ -140,6 +140,11 @@ def test_preview_shows_live_frames_scores_and_toggles_then_hands_the_bin_back(so
     assert {event["pwm"] for event in pulses} == set(closed_us)
     for pin, us in closed_us.items():
         assert [event["us"] for event in pulses if event["pwm"] == pin][-2:] == [us, 0]
+    # and the application runs again: it boots and goes to sleep waiting for an item
+    deadline = time.monotonic() + 60
+    while not any("sleep" in event for event in events[resets[0]:]):
+        assert time.monotonic() < deadline, events[resets[0]:]
+        time.sleep(0.1)
 
 
 def test_the_frame_rates_in_the_docs_are_the_bytes_counted_on_the_virtual_board(sorting_bin):

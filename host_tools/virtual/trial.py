@@ -3,7 +3,7 @@ application, model and config are deployed to it with `smartbin deploy`'s own co
 each photo dropped into a folder becomes the camera's next frame and an item at the wake
 sensor: the bin wakes from deep sleep, classifies it (TFLM on this computer), moves the
 lid and goes back to sleep, as on the board. Its port answers every board command
-(`deploy`, `pull`, `monitor`, `capture`, `inbox`, `preview`) from another terminal.
+(`deploy`, `pull`, `monitor`, `capture`) from another terminal.
 """
 import fcntl
 import os

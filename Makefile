@@ -18,6 +18,8 @@ MODEL ?= $(if $(wildcard $(BUILD)/model/model.tflite),$(BUILD)/model,models/defa
 PORT ?=
 FIRMWARE ?=
 IMAGES ?=
+# PHOTOS: the drop folder of `make try` (default build/try/drop)
+PHOTOS ?=
 PYTEST_ARGS ?=
 # WEIGHTS: MobileNetV1 ImageNet weights file for offline machines (default: Keras cache,
 # else download). TRAIN_ARGS / EXPORT_ARGS: extra options, e.g. TRAIN_ARGS="--epochs 40".
@@ -32,7 +34,7 @@ OOD ?=
 BENCH_ARGS ?=
 EXPORT_ARGS ?=
 
-.PHONY: help venv node browser model data split train export evaluate test bench simulate power \
+.PHONY: help venv node browser model data split train export evaluate test bench simulate try power \
         flash deploy selftest servo pull-images capture monitor preview firmware firmware-host clean
 
 help:
@@ -40,6 +42,7 @@ help:
 	@echo "make test                  run the test suite"
 	@echo "make bench [DATA=DIR] [OOD=DIR]  measure model operating points, also off TrashNet"
 	@echo "make simulate IMAGES=DIR   run the bin's firmware on photos, on this computer"
+	@echo "make try [PHOTOS=DIR]      a virtual bin: drop photos in build/try/drop, watch it sort"
 	@echo "make power                 estimate battery life from firmware/config.json"
 	@echo "make flash PORT=.. FIRMWARE=..   write MicroPython firmware to the board"
 	@echo "make deploy PORT=..        copy application, model and config to the board"
@@ -146,6 +149,11 @@ browser:
 simulate: venv
 	@test -n "$(IMAGES)" || { echo "usage: make simulate IMAGES=folder-of-photos [MODEL=model-folder]" >&2; exit 2; }
 	$(SMARTBIN) simulate "$(IMAGES)" --model "$(MODEL)"
+
+# The whole bin on a virtual board (its port works with every board target): drop photos
+# into build/try/drop (or PHOTOS=DIR) and each one is an item. Ctrl-C stops it.
+try: venv node
+	$(SMARTBIN) try --model "$(MODEL)" $(if $(PHOTOS),--photos "$(PHOTOS)")
 
 power: venv
 	$(SMARTBIN) power --config firmware/config.json

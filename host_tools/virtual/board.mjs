@@ -19,7 +19,7 @@
 // a timed sleep wakes on its timer. The wake is a reset: DEEPSLEEP_RESET, wake_reason()
 // EXT0_WAKE or TIMER_WAKE, boot.py and main.py run, RTC memory is kept. Items that come
 // while the board is awake wait for its next deep sleep. The REPL still answers a sleeping
-// board (as one woken by its RST button would): bytes from the host wake it up.
+// board (as one woken by its RST button would): the host's Ctrl-C or Ctrl-A wakes it up.
 //
 // Side channels to the host process (file descriptors it passes; all optional):
 // --events-fd: one JSON line per event: {"pwm": pin, "us": pulse or 0 when stopped,
@@ -384,7 +384,9 @@ async function softReboot(fromRaw) {
 }
 
 async function handle(byte) {
-  if (asleep) { asleep = null; sleepCount++; }  // the host's knock woke it (its RST button)
+  // A host's knock (Ctrl-C, or Ctrl-A for the raw REPL) wakes a sleeping board, as its RST
+  // button would for the session; other stray bytes (a closing Ctrl-B) do not.
+  if (asleep && (byte === 0x03 || byte === 0x01)) { asleep = null; sleepCount++; }
   if (paste !== null) {  // raw-paste mode (micropython's pyexec.c), flow-controlled
     if (byte === 0x03) {  // Ctrl-C aborts the paste, as on a board (a host that went away)
       paste = null;

@@ -221,6 +221,10 @@ class VirtualBoard:
                 pass
             self._commands = None
 
+    def running(self):
+        """True while the board's process runs."""
+        return self._process is not None and self._process.poll() is None
+
     def __enter__(self):
         self.start()
         return self

@@ -15,8 +15,12 @@ class TflmModel:
     """One model in a TFLM interpreter with the arena the board asked for."""
 
     def __init__(self, model_bytes, arena_bytes):
-        self.interpreter = microlite_shim.interpreter(bytearray(model_bytes), int(arena_bytes),
-                                                      _ignore, _ignore)
+        try:
+            self.interpreter = microlite_shim.interpreter(bytearray(model_bytes),
+                                                          int(arena_bytes), _ignore, _ignore)
+        except Exception as error:  # tflite-micro's own parser raises all kinds
+            raise ValueError("TFLM cannot load this model (%d bytes, arena %d): %s"
+                             % (len(model_bytes), arena_bytes, error)) from None
         self.input = self.interpreter.getInputTensor(0)
         self.output = self.interpreter.getOutputTensor(0)
         self.input_bytes = len(self.input.buffer())

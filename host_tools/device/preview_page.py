@@ -51,7 +51,8 @@ class PreviewState:
     def publish(self, data, images):
         """The next frame's data (its "seq" counts up) and its PNGs."""
         with self._lock:
-            self._data = dict(data, seq=self._data["seq"] + 1, status="live")
+            self._data = dict(data, seq=self._data["seq"] + 1,
+                              status="live; Ctrl-C in the terminal ends the preview")
             self._images = dict(images)
 
     def report(self, status):

@@ -406,3 +406,23 @@ def test_preview_without_a_port_or_with_a_bad_baud_is_one_line(capsys):
     assert main(["preview", "--port", "/dev/null", "--baud", "0"]) == 1
     assert capsys.readouterr().err.strip() == ("error: --baud must be a positive number, "
                                               "e.g. 115200")
+
+
+def test_a_second_ctrl_c_mid_frame_still_hands_the_bin_back():
+    board = StandInBoard()
+    answer = board.exec
+    frames = []
+
+    def interrupted_on_the_third_frame(code, action=""):
+        if "frame(" in code:
+            frames.append(code)
+            if len(frames) == 3:
+                raise KeyboardInterrupt
+        return answer(code, action)
+
+    board.exec = interrupted_on_the_third_frame
+    with pytest.raises(KeyboardInterrupt):
+        preview(board.port, board=board)
+    assert board.interrupted  # the board's command is stopped before anything else is sent
+    assert board.commands[-1] == "_preview.session().stop()"
+    assert board.preview.size is None and board.preview.hw.flash_led.lit is False

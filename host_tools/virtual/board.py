@@ -49,7 +49,7 @@ class VirtualBoard:
 
     def __init__(self, workdir, capacity=4 * 1024 * 1024, heap=4 * 1024 * 1024, raw_paste=True,
                  firmware="smartbin", items=0, inference=None):
-        workdir = Path(workdir)
+        workdir = Path(workdir).resolve()  # board.mjs runs in the repository, not here
         self.flash_dir = workdir / "flash"
         self.frames_dir = workdir / "frames"
         self.flash_dir.mkdir(parents=True, exist_ok=True)

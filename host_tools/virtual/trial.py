@@ -259,24 +259,30 @@ def _show_item(virtual_bin, item, out, live):
     motion = lid_motion(item, lid) if lid and lid["pin"] >= 0 else []
     if not motion:
         out.write("  lid %s: no servo on this lid\n" % item.lid)
-        out.flush()
-        return
-    if not live:
+    else:
+        if live:
+            _animate(item.pulses[lid["pin"]], lid, motion, out)
         out.write("  lid %s: %s\n" % (item.lid, " -> ".join(state for _, state in motion)))
-        out.flush()
-        return
-    # On a terminal the lid moves at the board's own pace (its clock's milliseconds).
-    started = motion[0][0]
-    shown_at = time.monotonic()
-    for index, (ms, state) in enumerate(motion):
-        delay = (ms - started) / 1000 - (time.monotonic() - shown_at)
+    out.flush()
+
+
+def _animate(pulses, lid, motion, out, width=20):
+    """The lid's position as a bar, at the board's own pace (its clock's milliseconds),
+    on one terminal line that the summary then replaces."""
+    closed, opened = lid["closed_us"], lid["open_us"]
+    pulses = [(ms, us) for ms, us in pulses if us]
+    started_ms, started = pulses[0][0], time.monotonic()
+    for ms, us in pulses:
+        delay = (ms - started_ms) / 1000 - (time.monotonic() - started)
         if delay > 0:
             time.sleep(delay)
-        arrow = " -> ".join(s for _, s in motion[:index + 1])
-        out.write("\r  lid %s: %s" % (item.lid, arrow))
+        filled = round(width * (us - closed) / ((opened - closed) or 1))
+        filled = max(0, min(width, filled))
+        state = [s for t, s in motion if t <= ms][-1:] or ["closed"]
+        out.write("\r  lid %s [%s%s] %-8s" % (lid["name"], "#" * filled, "." * (width - filled),
+                                                state[0]))
         out.flush()
-    out.write("\n")
-    out.flush()
+    out.write("\r\033[K")
 
 
 # ---- command line ---------------------------------------------------------------------------
@@ -293,6 +299,24 @@ def configure(parser):
                         help="where the virtual board keeps its flash (default: %(default)s)")
 
 
+def _deploy_progress():
+    """deploy's per-file progress as tqdm bars on stderr (as `smartbin deploy` shows it)."""
+    from tqdm import tqdm
+
+    bars = {}
+
+    def progress(board_path, done, total):
+        bar = bars.get(board_path)
+        if bar is None:
+            bar = bars[board_path] = tqdm(total=total, desc=board_path, unit="B",
+                                          unit_scale=True, leave=False)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return progress
+
+
 def run(args):
     from host_tools.model.predict import default_model_dir
 
@@ -303,7 +327,7 @@ def run(args):
     try:
         out.write("starting the virtual board and deploying the bin to it...\n")
         out.flush()
-        report = virtual_bin.start()
+        report = virtual_bin.start(_deploy_progress() if sys.stderr.isatty() else None)
         out.write("port: %s\n" % virtual_bin.port)
         out.write("deployed %s: %d file(s) sent, %d unchanged, %.1f s\n"
                   % (report["model"], len(report["sent"]), len(report["unchanged"]),

@@ -129,9 +129,10 @@ def board_processes(board_dir):
 def test_try_sorts_dropped_photos_as_predict_classifies_them_and_pull_gets_their_frames(
         scene, tmp_path):
     drop, board_dir = tmp_path / "drop", tmp_path / "board"
+    # folders given relative to where the user is, as `make try`'s defaults are
     process = subprocess.Popen(
-        [sys.executable, "-m", "host_tools", "try", "--photos", str(drop), "--board-dir",
-         str(board_dir), "--model", str(MODEL), "--config", str(scene["root"] / "config.json")],
+        [sys.executable, "-m", "host_tools", "try", "--photos", "drop", "--board-dir", "board",
+         "--model", str(MODEL), "--config", str(scene["root"] / "config.json")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(tmp_path))
     try:
         lines = lines_of(process)

@@ -18,6 +18,8 @@ MODEL ?= $(if $(wildcard $(BUILD)/model/model.tflite),$(BUILD)/model,models/defa
 PORT ?=
 FIRMWARE ?=
 IMAGES ?=
+# PHOTOS: the drop folder of `make try` (default build/try/drop)
+PHOTOS ?=
 PYTEST_ARGS ?=
 # WEIGHTS: MobileNetV1 ImageNet weights file for offline machines (default: Keras cache,
 # else download). TRAIN_ARGS / EXPORT_ARGS: extra options, e.g. TRAIN_ARGS="--epochs 40".
@@ -32,14 +34,15 @@ OOD ?=
 BENCH_ARGS ?=
 EXPORT_ARGS ?=
 
-.PHONY: help venv node browser model data split train export evaluate test bench simulate power \
-        flash deploy selftest servo pull-images capture monitor firmware firmware-host clean
+.PHONY: help venv node browser model data split train export evaluate test bench simulate try power \
+        flash deploy selftest servo pull-images capture monitor preview firmware firmware-host clean
 
 help:
 	@echo "make model [DATA=DIR] [MINE=DIR] [BACKGROUNDS=DIR]  get data, train, int8, export, evaluate"
 	@echo "make test                  run the test suite"
 	@echo "make bench [DATA=DIR] [OOD=DIR]  measure model operating points, also off TrashNet"
 	@echo "make simulate IMAGES=DIR   run the bin's firmware on photos, on this computer"
+	@echo "make try [PHOTOS=DIR]      a virtual bin: drop photos in build/try/drop, watch it sort"
 	@echo "make power                 estimate battery life from firmware/config.json"
 	@echo "make flash PORT=.. FIRMWARE=..   write MicroPython firmware to the board"
 	@echo "make deploy PORT=..        copy application, model and config to the board"
@@ -48,6 +51,7 @@ help:
 	@echo "make pull-images PORT=..   copy the bin's debug frames into data/inbox"
 	@echo "make capture PORT=.. LABEL=..  take photos with the bin's camera into a class folder"
 	@echo "make monitor PORT=..       show the board's error log and output"
+	@echo "make preview PORT=..       the bin's camera, scores and lid live in the browser (aiming)"
 	@echo "make firmware              build the TFLM + camera MicroPython image"
 	@echo "make firmware-host         build the same C stack as a MicroPython for this computer"
 
@@ -146,6 +150,11 @@ simulate: venv
 	@test -n "$(IMAGES)" || { echo "usage: make simulate IMAGES=folder-of-photos [MODEL=model-folder]" >&2; exit 2; }
 	$(SMARTBIN) simulate "$(IMAGES)" --model "$(MODEL)"
 
+# The whole bin on a virtual board (its port works with every board target): drop photos
+# into build/try/drop (or PHOTOS=DIR) and each one is an item. Ctrl-C stops it.
+try: venv node
+	$(SMARTBIN) try --model "$(MODEL)" $(if $(PHOTOS),--photos "$(PHOTOS)")
+
 power: venv
 	$(SMARTBIN) power --config firmware/config.json
 
@@ -171,6 +180,9 @@ capture: venv
 
 monitor: venv
 	$(SMARTBIN) monitor --port "$(PORT)"
+
+preview: venv
+	$(SMARTBIN) preview --port "$(PORT)" --model "$(MODEL)"
 
 firmware:
 	@$(MAKE) --no-print-directory -C firmware/image

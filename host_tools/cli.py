@@ -32,6 +32,9 @@ _COMMANDS = {
     "pull": ("host_tools.device.pull", "copy the bin's debug frames into a local inbox"),
     "inbox": ("host_tools.device.inbox", "file pulled frames into class folders"),
     "monitor": ("host_tools.device.monitor", "show the board's log and decoded error log"),
+    "preview": ("host_tools.device.preview", "show the bin's camera, scores and lid live in the browser"),
+    "try": ("host_tools.virtual.trial", "run the whole bin on a virtual board: drop photos, "
+                                         "watch it sort"),
 }
 
 

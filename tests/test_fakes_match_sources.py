@@ -8,7 +8,7 @@ module and `Camera` type, and microlite's module,
 interpreter and tensor types with the image's patch applied. The application
 (firmware/main.py, firmware/smartbin) is read with `ast` and every attribute it takes
 from those modules or their objects is looked up there; the virtual board's modules
-(tests/virtual_board/vm) and firmware/sim's fakes must not offer more than the real ones.
+(host_tools/virtual/vm) and firmware/sim's fakes must not offer more than the real ones.
 """
 import ast
 import functools
@@ -19,7 +19,7 @@ from pinned_sources import CAMERA_API, MICROLITE, MICROPYTHON, read_source
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE = REPO_ROOT / "firmware"
-VM_MODULES = REPO_ROOT / "tests" / "virtual_board" / "vm"
+VM_MODULES = REPO_ROOT / "host_tools" / "virtual" / "vm"
 PATCHES = FIRMWARE / "image" / "patches"
 
 MICROLITE_C = "micropython-modules/microlite/tensorflow-microlite.c"
@@ -474,6 +474,13 @@ def test_the_virtual_boards_modules_offer_nothing_the_real_ones_lack():
 def _fake_classes(path):
     tree = ast.parse(path.read_text())
     return {node.name: _public_members(node) for node in tree.body if isinstance(node, ast.ClassDef)}
+
+
+def test_the_virtual_boards_microlite_offers_nothing_the_binding_lacks():
+    api = real_api()
+    stand_in = _fake_classes(VM_MODULES / "microlite.py")
+    for name, kind in (("_Interpreter", "microlite.interpreter"), ("_Tensor", "microlite.tensor")):
+        assert stand_in[name] - {n for n, v in api[kind].items() if v} == set(), name
 
 
 def test_the_microlite_fake_offers_nothing_the_binding_lacks():

@@ -336,11 +336,43 @@ class Board:
                     time.sleep(0.02)
         return output.decode("utf-8", "replace")
 
+    def count_traffic(self):
+        """Count the bytes on the serial line from now on, both ways; return the counter
+        (its `sent` and `received`). `smartbin preview` reports its cost per frame."""
+        serial = self._transport.serial
+        if not isinstance(serial, TrafficCounter):
+            serial = self._transport.serial = TrafficCounter(serial)
+        return serial
+
     def interrupt(self):
         """Stop whatever runs (Ctrl-C) and get back to the raw REPL without a reset."""
         with self._errors("interrupting the application"):
             self._transport.enter_raw_repl(soft_reset=False)
             self._hold_off_watchdog()
+
+
+class TrafficCounter:
+    """The pyserial port under mpremote, counting what goes through read() and write()."""
+
+    def __init__(self, serial):
+        object.__setattr__(self, "_serial", serial)
+        object.__setattr__(self, "sent", 0)
+        object.__setattr__(self, "received", 0)
+
+    def write(self, data):
+        object.__setattr__(self, "sent", self.sent + len(data))
+        return self._serial.write(data)
+
+    def read(self, size=1):
+        data = self._serial.read(size)
+        object.__setattr__(self, "received", self.received + len(data))
+        return data
+
+    def __getattr__(self, name):
+        return getattr(self._serial, name)
+
+    def __setattr__(self, name, value):  # dtr, rts: the port's own
+        setattr(self._serial, name, value)
 
 
 def _filesystem_error(error_number, action, path):

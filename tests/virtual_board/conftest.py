@@ -1,7 +1,7 @@
 """One virtual board per test module (the VM starts in about a second)."""
 import pytest
 
-from virtual_board import VirtualBoard
+from host_tools.virtual.board import VirtualBoard
 
 
 @pytest.fixture(scope="module")

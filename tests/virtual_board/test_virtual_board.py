@@ -7,7 +7,7 @@ import sys
 import time
 
 
-from virtual_board import VirtualBoard
+from host_tools.virtual.board import VirtualBoard
 
 
 def mpremote(board, *args, timeout=60):
@@ -119,3 +119,66 @@ def test_machine_reset_is_a_hard_reset_that_runs_main_py(board):
         assert cause.stdout.strip() == "2"
     finally:
         (board.flash_dir / "main.py").unlink()
+
+
+# A main.py that reports each boot, as the app's wake path sees it, then deep sleeps.
+SLEEPER = """import esp32, machine
+rtc = machine.RTC()
+boots = int(rtc.memory() or b"0") + 1
+rtc.memory(str(boots).encode())
+print("boot", boots, machine.reset_cause(), machine.wake_reason())
+if %s:
+    esp32.wake_on_ext0(pin=machine.Pin(13, machine.Pin.IN), level=esp32.WAKEUP_ANY_HIGH)
+machine.deepsleep(%d)
+"""
+
+
+def boots_seen(board, events, count, seconds=30):
+    """The board's "boot N cause wake" lines, once `count` of them arrived."""
+    deadline = time.monotonic() + seconds
+    while True:
+        text = "".join(event.get("console", "") for event in list(events))
+        lines = [line.split() for line in text.splitlines() if line.startswith("boot ")]
+        if len(lines) >= count or time.monotonic() >= deadline:
+            return lines
+        time.sleep(0.05)
+
+
+def test_an_item_wakes_a_board_asleep_with_ext0_armed_and_rtc_memory_survives(tmp_path):
+    with VirtualBoard(tmp_path) as sleeper:
+        events = []
+        sleeper.listen(events.append)
+        (sleeper.flash_dir / "main.py").write_text(SLEEPER % ("True", 0))
+        assert mpremote(sleeper, "reset").returncode == 0  # boots into main.py, which sleeps
+        assert boots_seen(sleeper, events, 1)[-1] == ["boot", "1", "2", "0"]  # HARD_RESET
+        sleeper.item_arrives()
+        sleeper.item_arrives()
+        # DEEPSLEEP_RESET (4), EXT0_WAKE (2), the RTC memory's count carried on
+        assert boots_seen(sleeper, events, 3)[1:] == [["boot", "2", "4", "2"],
+                                                      ["boot", "3", "4", "2"]]
+        assert {"reset": "deep_sleep", "wake": "ext0"} in events
+        assert sum(1 for event in events if event.get("sleep") == 0) == 3
+
+
+def test_a_timed_deep_sleep_wakes_on_its_timer_and_an_item_does_not_wake_it_early(tmp_path):
+    with VirtualBoard(tmp_path) as sleeper:
+        events = []
+        sleeper.listen(events.append)
+        (sleeper.flash_dir / "main.py").write_text(SLEEPER % ("False", 1500))
+        assert mpremote(sleeper, "reset").returncode == 0
+        assert len(boots_seen(sleeper, events, 1)) == 1
+        sleeper.item_arrives()  # no ext0 armed: the item is not seen
+        time.sleep(0.5)
+        assert len(boots_seen(sleeper, events, 2, seconds=0)) == 1
+        assert boots_seen(sleeper, events, 2)[1] == ["boot", "2", "4", "4"]  # TIMER_WAKE
+
+
+def test_microlite_reports_a_model_the_host_cannot_load_as_the_binding_does(board):
+    result = mpremote(board, "exec", "import microlite\n"
+                      "try:\n"
+                      "    microlite.interpreter(bytearray(b'not a model' * 4), 4096, print, print)\n"
+                      "except ValueError as error:\n"
+                      "    print('refused', error)")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("refused ")
+    assert "TFLM" in result.stdout

@@ -3,13 +3,13 @@ import shutil
 
 import pytest
 
-from device_fixtures import write_model
-from virtual_board import REPO_ROOT, VirtualBoard
+from device_fixtures import level_board, write_model
+from host_tools.paths import REPO_ROOT
 
 
 @pytest.fixture(scope="session")
 def board(tmp_path_factory):
-    with VirtualBoard(tmp_path_factory.mktemp("virtual-board"), capacity=1024 * 1024) as virtual:
+    with level_board(tmp_path_factory.mktemp("virtual-board"), capacity=1024 * 1024) as virtual:
         yield virtual
 
 

@@ -7,9 +7,8 @@ from host_tools.cli import main
 from host_tools.device import flash_space
 from host_tools.device.deploy import deploy, plan
 from host_tools.errors import SmartbinError
-from virtual_board import VirtualBoard
 
-from device_fixtures import write_model
+from device_fixtures import level_board, write_model
 
 
 def board_file(board, board_path):
@@ -80,7 +79,7 @@ def test_application_crash_at_boot_is_reported_with_its_error(
 
 def test_deploy_to_a_full_board_changes_nothing_and_says_how_much_is_missing(
         tmp_path, firmware_copy, tiny_model):
-    with VirtualBoard(tmp_path / "small", capacity=24 * 1024) as small:
+    with level_board(tmp_path / "small", capacity=24 * 1024) as small:
         (small.flash_dir / "config.json").write_bytes(b"{}")
         with pytest.raises(SmartbinError, match="KiB free, the deploy needs"):
             deploy(small.port, firmware_copy, tiny_model, boot_seconds=30)
@@ -206,7 +205,7 @@ def test_mpy_deploy_boots_even_where_the_native_preprocessing_cannot_load(
 # ---- what the board's firmware can do ---------------------------------------------------
 def test_a_stock_micropython_board_is_refused_in_one_line_and_nothing_is_copied(
         tmp_path, firmware_copy, tiny_model, capsys):
-    with VirtualBoard(tmp_path / "stock", firmware="stock") as stock:
+    with level_board(tmp_path / "stock", firmware="stock") as stock:
         code = main(["deploy", "--port", stock.port, "--firmware", str(firmware_copy),
                      "--model", str(tiny_model)])
         assert code == 1

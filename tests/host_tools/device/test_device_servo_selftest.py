@@ -9,7 +9,7 @@ from host_tools.device.selftest import selftest
 from host_tools.device.servo import move_lid
 from host_tools.device.transport import Board
 from host_tools.errors import SmartbinError
-from virtual_board import VirtualBoard
+from device_fixtures import level_board
 
 LIDS = ["paper", "containers", "general"]  # firmware/config.json
 
@@ -47,7 +47,7 @@ def test_selftest_cli_prints_ok_per_step(board, deployed, capsys):
 
 def test_selftest_on_a_stock_firmware_fails_the_camera_and_model_steps_with_reasons(
         tmp_path, firmware_copy, tiny_model, capsys):
-    with VirtualBoard(tmp_path / "stock", firmware="stock") as stock:
+    with level_board(tmp_path / "stock", firmware="stock") as stock:
         for board_path, data in plan(firmware_copy, tiny_model):  # as an older deploy left it
             target = stock.flash_dir / board_path.lstrip("/")
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -62,7 +62,7 @@ def test_selftest_on_a_stock_firmware_fails_the_camera_and_model_steps_with_reas
 
 
 def test_selftest_without_the_application_says_to_deploy_first(tmp_path):
-    with VirtualBoard(tmp_path / "empty") as empty:
+    with level_board(tmp_path / "empty") as empty:
         with pytest.raises(SmartbinError, match="application is not on the board.*deploy"):
             selftest(empty.port)
 
@@ -109,7 +109,7 @@ def test_selftest_names_a_clashing_pin_and_skips_the_lid_that_lost_it(
         tmp_path, firmware_copy, tiny_model):
     import json
 
-    with VirtualBoard(tmp_path / "clash") as clash:
+    with level_board(tmp_path / "clash") as clash:
         for board_path, data in plan(firmware_copy, tiny_model):
             target = clash.flash_dir / board_path.lstrip("/")
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ import time
 
 from host_tools.device.deploy import plan
 from host_tools.device.transport import Board
-from virtual_board import VirtualBoard
+from device_fixtures import level_board
 
 from test_device_servo_selftest import rgb565_frame
 
@@ -20,7 +20,7 @@ def item_lines(output):
 
 def test_each_item_prints_its_class_score_lid_and_times_on_the_console(
         tmp_path, firmware_copy, tiny_model):
-    with VirtualBoard(tmp_path / "in-use", items=2) as sorting:
+    with level_board(tmp_path / "in-use", items=2) as sorting:
         for board_path, data in plan(firmware_copy, tiny_model):  # as deploy leaves it
             target = sorting.flash_dir / board_path.lstrip("/")
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ import pytest
 from host_tools.device import transport
 from host_tools.device.transport import Board
 from host_tools.errors import SmartbinError
-from virtual_board import VirtualBoard
+from device_fixtures import level_board
 
 
 def test_board_side_exception_becomes_a_one_line_error(board):
@@ -29,7 +29,7 @@ def test_missing_board_file_is_none_not_an_error(board):
 
 
 def test_full_flash_keeps_the_old_file_and_no_temp_file(tmp_path):
-    with VirtualBoard(tmp_path / "small", capacity=12 * 1024) as small:
+    with level_board(tmp_path / "small", capacity=12 * 1024) as small:
         (small.flash_dir / "model.tflite").write_bytes(b"old" * 1000)
         with Board(small.port) as connection:
             with pytest.raises(SmartbinError, match="filesystem is full"):
@@ -70,7 +70,7 @@ def _arm_watchdog_as_the_application_does(port, timeout_ms):
 
 
 def test_a_session_outlives_the_watchdog_the_application_armed(tmp_path):
-    with VirtualBoard(tmp_path) as virtual:
+    with level_board(tmp_path) as virtual:
         _arm_watchdog_as_the_application_does(virtual.port, 3000)
         with Board(virtual.port) as connection:
             connection.exec("marker = 42")
@@ -83,7 +83,7 @@ def test_a_long_session_keeps_feeding_the_watchdog(tmp_path, monkeypatch):
     monkeypatch.setattr(transport, "HOLD_OFF_WATCHDOG",
                         "import machine\nmachine.WDT(timeout=1500).feed()")
     monkeypatch.setattr(transport, "HOLD_REFRESH_SECONDS", 0.3)
-    with VirtualBoard(tmp_path) as virtual:
+    with level_board(tmp_path) as virtual:
         with Board(virtual.port) as connection:
             connection.exec("marker = 42")
             for _ in range(8):  # 4 s of steps, each 0.5 s apart: > 1500 ms in total
@@ -93,7 +93,7 @@ def test_a_long_session_keeps_feeding_the_watchdog(tmp_path, monkeypatch):
 
 
 def test_a_session_hands_the_bin_back_to_its_application(tmp_path):
-    with VirtualBoard(tmp_path) as virtual:
+    with level_board(tmp_path) as virtual:
         (virtual.flash_dir / "main.py").write_text(
             "import machine\nopen('booted.txt', 'w').write(str(machine.reset_cause()))\n")
         with Board(virtual.port) as connection:

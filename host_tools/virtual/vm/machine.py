@@ -1,6 +1,7 @@
 """The parts of MicroPython's `machine` module the ESP32-CAM application touches: inert,
-except the reset logic (watchdog, reset(), reset_cause()), which board.mjs keeps outside
-the VM so that it outlives a soft reset as the chip's does."""
+except what board.mjs keeps outside the VM so that it outlives a reset as the chip's does
+(watchdog, reset(), reset_cause(), deep sleep and its wake, RTC memory), and the PWM of
+the servo pins, which board.mjs reports to the host (the lids it moves)."""
 import time
 
 import js
@@ -31,7 +32,8 @@ class Pin:
 
     def __init__(self, pin_id, mode=-1, pull=-1, value=None, **kwargs):
         self._id = pin_id
-        self._value = 0 if value is None else value
+        # nothing is wired to the virtual pins: an input reads its pull
+        self._value = (1 if pull == Pin.PULL_UP else 0) if value is None else value
 
     def init(self, *args, **kwargs):
         pass
@@ -54,11 +56,21 @@ class Pin:
         return None
 
 
+def _pin_number(pin):
+    return pin._id if isinstance(pin, Pin) else pin
+
+
+def _report_pulse(pin, ns):
+    js.board_pins.pwm(pin, ns // 1000, time.ticks_ms())
+
+
 class PWM:
     def __init__(self, pin, freq=50, duty_u16=0, duty_ns=0, **kwargs):
+        self._pin = _pin_number(pin)
         self._freq = freq
         self._duty_u16 = duty_u16
         self._duty_ns = duty_ns
+        _report_pulse(self._pin, duty_ns)
 
     def freq(self, value=None):
         if value is None:
@@ -74,9 +86,10 @@ class PWM:
         if value is None:
             return self._duty_ns
         self._duty_ns = value
+        _report_pulse(self._pin, value)
 
     def deinit(self):
-        pass
+        _report_pulse(self._pin, 0)
 
 
 class ADC:
@@ -94,12 +107,11 @@ class ADC:
 
 
 class RTC:
-    _memory = b""
-
     def memory(self, data=None):
+        """RTC slow memory: kept through deep sleep and resets, lost at power-on."""
         if data is None:
-            return RTC._memory
-        RTC._memory = bytes(data)
+            return bytes.fromhex(js.board_machine.rtc_memory())
+        js.board_machine.rtc_memory(bytes(data).hex())
 
 
 class WDT:
@@ -138,8 +150,8 @@ def lightsleep(ms=0):
 
 def deepsleep(ms=0):
     # A board powers down here (its watchdog with it) and boots afresh at the wake; the
-    # virtual board ends the program, as the reset would.
-    js.board_machine.deep_sleep()
+    # virtual board ends the program, as the reset would, and board.mjs wakes it.
+    js.board_machine.deep_sleep(ms)
     raise SystemExit
 
 

@@ -13,12 +13,24 @@
 // The firmware it presents: "smartbin" (the project's image: the camera driver and TFLM's
 // microlite, here as the stand-ins in vm/) or "stock" (a plain MicroPython image: neither).
 //
-// Items: with --items N, the next N deep sleeps end with an item at the sensor, as on a
-// bin in use: the chip resets (DEEPSLEEP_RESET), machine.wake_reason() says EXT0_WAKE, and
-// main.py serves the item; later deep sleeps end the program (no more items come).
+// Deep sleep is the chip's: machine.deepsleep() ends the program (a board powers down) with
+// the wake sources armed since the last reset. An item at the sensor (a line "item" on the
+// commands pipe, or --items N waiting from the start) wakes a board asleep with ext0 armed;
+// a timed sleep wakes on its timer. The wake is a reset: DEEPSLEEP_RESET, wake_reason()
+// EXT0_WAKE or TIMER_WAKE, boot.py and main.py run, RTC memory is kept. Items that come
+// while the board is awake wait for its next deep sleep. The REPL still answers a sleeping
+// board (as one woken by its RST button would): the host's Ctrl-C or Ctrl-A wakes it up.
+//
+// Side channels to the host process (file descriptors it passes; all optional):
+// --events-fd: one JSON line per event: {"pwm": pin, "us": pulse or 0 when stopped,
+//   "ms": board clock}, {"reset": cause, "wake": reason}, {"sleep": ms, "ext0": armed}, and
+//   the requests of the microlite stand-in ({"tflm": "load" | "invoke", ...}), each answered
+//   with one JSON line on --replies-fd while the VM waits (TFLM cannot run in WebAssembly;
+//   the host runs the model). --commands-fd: lines from the host ("item").
 //
 // usage: node board.mjs --flash DIR [--capacity BYTES] [--frames DIR] [--heap BYTES]
 //                       [--raw-paste on|off] [--firmware smartbin|stock] [--items N]
+//                       [--events-fd FD --replies-fd FD --commands-fd FD]
 import fs from "fs";
 import path from "path";
 import { fileURLToPath } from "url";
@@ -26,11 +38,13 @@ import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const options = { flash: null, capacity: 4 * 1024 * 1024, frames: null, heap: 4 * 1024 * 1024,
-                  "raw-paste": "on", firmware: "smartbin", items: 0 };
+                  "raw-paste": "on", firmware: "smartbin", items: 0,
+                  "events-fd": -1, "replies-fd": -1, "commands-fd": -1 };
+const NUMBERS = ["capacity", "heap", "items", "events-fd", "replies-fd", "commands-fd"];
 for (let i = 2; i < process.argv.length; i += 2) {
   const key = process.argv[i].replace(/^--/, "");
   const value = process.argv[i + 1];
-  options[key] = ["capacity", "heap", "items"].includes(key) ? parseInt(value, 10) : value;
+  options[key] = NUMBERS.includes(key) ? parseInt(value, 10) : value;
 }
 if (!options.flash) {
   process.stderr.write("board.mjs: --flash DIR is required\n");
@@ -174,13 +188,63 @@ globalThis.board_camera = {
   },
 };
 
+// ---- side channels to the host ----------------------------------------------------------
+function sendEvent(event) {
+  if (options["events-fd"] < 0) return;
+  try { fs.writeSync(options["events-fd"], JSON.stringify(event) + "\n"); } catch (e) { /* host gone */ }
+}
+
+let replyBuffer = Buffer.alloc(0);
+const pause = new Int32Array(new SharedArrayBuffer(4));
+function askHost(request) {
+  // The VM waits for the answer, as it waits for TFLM's kernels on the board.
+  if (options["events-fd"] < 0 || options["replies-fd"] < 0) {
+    return { error: "this virtual board has no host to run TFLM (start it from smartbin)" };
+  }
+  sendEvent(request);
+  const chunk = Buffer.alloc(65536);
+  for (;;) {
+    const newline = replyBuffer.indexOf(10);
+    if (newline >= 0) {
+      const line = replyBuffer.subarray(0, newline).toString("utf8");
+      replyBuffer = replyBuffer.subarray(newline + 1);
+      return JSON.parse(line);
+    }
+    let count;
+    try {
+      count = fs.readSync(options["replies-fd"], chunk, 0, chunk.length, null);
+    } catch (e) {
+      if (e.code === "EAGAIN") { Atomics.wait(pause, 0, 0, 2); continue; }
+      return { error: "the host stopped answering" };
+    }
+    if (count === 0) return { error: "the host stopped answering" };
+    replyBuffer = Buffer.concat([replyBuffer, chunk.subarray(0, count)]);
+  }
+}
+
+// microlite's kernels, on the host (vm/microlite.py). Replies are JSON text.
+globalThis.board_tflm = {
+  load: (modelHex, arenaBytes) => JSON.stringify(askHost({ tflm: "load", model: modelHex, arena: arenaBytes })),
+  invoke: (id, inputHex) => JSON.stringify(askHost({ tflm: "invoke", id, input: inputHex })),
+};
+
+// The servo pins' PWM, as the lids see it (vm/machine.py's PWM).
+globalThis.board_pins = {
+  pwm(pin, us, ms) { sendEvent({ pwm: pin, us, ms }); },
+};
+
 // The chip's reset logic (numbers as ports/esp32/modmachine.c's reset_reason_t).
 const RESET = { PWRON: 1, HARD: 2, WDT: 3, DEEPSLEEP: 4, SOFT: 5 };
-const EXT0_WAKE = 2;
+const RESET_NAMES = { 1: "power_on", 2: "hard", 3: "watchdog", 4: "deep_sleep", 5: "soft" };
+const WAKE = { EXT0: 2, TIMER: 4 };
+const WAKE_NAMES = { 0: "none", 2: "ext0", 3: "ext1", 4: "timer" };
 let resetCause = RESET.PWRON;
 let wakeReason = 0;       // machine.wake_reason() since the last reset
-let itemsLeft = options.items;
-let itemWaiting = false;  // the program went to deep sleep with an item on its way
+let itemsWaiting = options.items;  // items at the sensor, not yet served
+let ext0Armed = false;    // esp32.wake_on_ext0() since the last reset
+let asleep = null;        // {ext0, timer}: in deep sleep; null when awake
+let sleepCount = 0;       // tells a stale timer from the current sleep's
+let rtcMemory = "";       // RTC slow memory (hex): kept through every reset but power-on
 let watchdog = null;      // {timeoutMs, fedAt}: armed by machine.WDT, cleared only by a hard reset
 let resetRequested = 0;   // machine.reset() was called: reset once the current command ends
 globalThis.board_machine = {
@@ -190,17 +254,45 @@ globalThis.board_machine = {
   wdt_feed() { if (watchdog) watchdog.fedAt = Date.now(); },
   reset() { resetRequested = RESET.HARD; },
   wake_reason: () => wakeReason,
-  deep_sleep() {
-    watchdog = null;
-    if (itemsLeft > 0) { itemsLeft--; itemWaiting = true; }
+  wake_on_ext0() { ext0Armed = true; },
+  rtc_memory(hex) { if (hex !== undefined) rtcMemory = hex; return rtcMemory; },
+  deep_sleep(ms) {
+    watchdog = null;  // the chip powers down, its watchdog with it
+    asleep = { ext0: ext0Armed, timer: ms > 0 ? ms : 0 };
+    const count = ++sleepCount;
+    sendEvent({ sleep: asleep.timer, ext0: asleep.ext0 });
+    if (asleep.timer) {
+      setTimeout(() => { if (asleep && sleepCount === count) wake(WAKE.TIMER); }, asleep.timer);
+    }
+    itemArrived();
   },
 };
 
-function wakeForItem() {
-  // An item arrives shortly after the bin fell asleep: a reset from deep sleep.
-  if (!itemWaiting) return;
-  itemWaiting = false;
-  setTimeout(() => { queue = queue.then(() => hardReset(RESET.DEEPSLEEP, EXT0_WAKE)); }, 100);
+function wake(reason) {
+  asleep = null;
+  queue = queue.then(() => hardReset(RESET.DEEPSLEEP, reason));
+}
+
+function itemArrived() {
+  // ext0 is level-triggered: an item waiting at the sensor wakes the bin as it sleeps.
+  if (!asleep || !asleep.ext0 || itemsWaiting <= 0) return;
+  itemsWaiting--;
+  const count = sleepCount;
+  asleep = null;  // claimed by this wake
+  setTimeout(() => { if (sleepCount === count) wake(WAKE.EXT0); }, 50);
+}
+
+if (options["commands-fd"] >= 0) {
+  let commands = "";
+  fs.createReadStream(null, { fd: options["commands-fd"], autoClose: false }).on("data", data => {
+    commands += data.toString("utf8");
+    let newline;
+    while ((newline = commands.indexOf("\n")) >= 0) {
+      const command = commands.slice(0, newline).trim();
+      commands = commands.slice(newline + 1);
+      if (command === "item") { itemsWaiting++; itemArrived(); }
+    }
+  }).on("error", () => {});
 }
 
 // Output: one pipe write per burst, not per byte.
@@ -273,11 +365,14 @@ const BANNERS = {
   [RESET.WDT]: "rst:0x7 (TG0WDT_SYS_RESET)", [RESET.DEEPSLEEP]: "rst:0x5 (DEEPSLEEP_RESET)",
 };
 
-async function hardReset(cause, wake = 0) {
+async function hardReset(cause, wakeCause = 0) {
   // As a chip reset: the ROM's banner, a fresh VM, boot.py and main.py, the normal REPL.
   watchdog = null;
+  asleep = null;
+  ext0Armed = false;
   resetCause = cause;
-  wakeReason = wake;
+  wakeReason = wakeCause;
+  sendEvent({ reset: RESET_NAMES[cause], wake: WAKE_NAMES[wakeCause] || "none" });
   rawMode = false; lineLength = 0; pasteRequest = 0; paste = null; dropOk = 0; muted = false;
   emit("\r\n" + (BANNERS[cause] || "rst:0xc (SW_CPU_RESET)") + ",boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n");
   flush();
@@ -286,7 +381,6 @@ async function hardReset(cause, wake = 0) {
   flush();
   vm.replInit();
   flush();
-  wakeForItem();
 }
 
 const watchdogTimer = setInterval(() => {
@@ -299,6 +393,7 @@ watchdogTimer.unref();
 
 async function softReboot(fromRaw) {
   resetCause = RESET.SOFT;  // the wake reason is kept, as on the chip
+  ext0Armed = false;
   emit(fromRaw ? "OK\r\n" : "\r\n");
   emit("MPY: soft reboot\r\n");
   flush();
@@ -306,7 +401,6 @@ async function softReboot(fromRaw) {
   vm.runPython("import vm_boot\nvm_boot.run_file('boot.py')\ndel vm_boot");
   if (!fromRaw) vm.runPython("import vm_boot\nvm_boot.run_file('main.py')\ndel vm_boot");
   flush();
-  if (!fromRaw) wakeForItem();
   if (fromRaw) {
     muted = true;
     vm.replInit();
@@ -321,6 +415,9 @@ async function softReboot(fromRaw) {
 }
 
 async function handle(byte) {
+  // A host's knock (Ctrl-C, or Ctrl-A for the raw REPL) wakes a sleeping board, as its RST
+  // button would for the session; other stray bytes (a closing Ctrl-B) do not.
+  if (asleep && (byte === 0x03 || byte === 0x01)) { asleep = null; sleepCount++; }
   if (paste !== null) {  // raw-paste mode (micropython's pyexec.c), flow-controlled
     if (byte === 0x03) {  // Ctrl-C aborts the paste, as on a board (a host that went away)
       paste = null;

@@ -5,9 +5,11 @@ sensor: the bin wakes from deep sleep, classifies it (TFLM on this computer), mo
 lid and goes back to sleep, as on the board. Its port answers every board command
 (`deploy`, `pull`, `monitor`, `capture`) from another terminal.
 """
+import contextlib
 import fcntl
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -317,7 +319,42 @@ def _deploy_progress():
     return progress
 
 
+@contextlib.contextmanager
+def ctrl_c_for_this_command_only():
+    """Ctrl-C is how a user ends `smartbin try`, not an interruption of what started it:
+    in a process group of its own that holds the terminal, so `make try` sees a clean
+    exit instead of reporting "Interrupt". The terminal goes back on the way out."""
+    try:
+        terminal = sys.stdin.fileno()
+        owned = sys.stdin.isatty() and os.tcgetpgrp(terminal) == os.getpgrp()
+    except (OSError, ValueError):
+        owned = False
+    if not owned or os.getpid() == os.getsid(0):
+        yield
+        return
+    previous = os.getpgrp()
+    quiet = signal.signal(signal.SIGTTOU, signal.SIG_IGN)  # a background group may take it
+    try:
+        os.setpgid(0, 0)
+        os.tcsetpgrp(terminal, os.getpgrp())
+    except OSError:
+        signal.signal(signal.SIGTTOU, quiet)
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.tcsetpgrp(terminal, previous)
+        signal.signal(signal.SIGTTOU, quiet)
+
+
 def run(args):
+    with ctrl_c_for_this_command_only():
+        return _run(args)
+
+
+def _run(args):
     from host_tools.model.predict import default_model_dir
 
     out = sys.stdout

@@ -191,8 +191,9 @@ class DropFolder:
     """New photos in a folder, each once, once its copy has ended; photos already there
     count as new at the start. Sorted by name within one look."""
 
-    def __init__(self, folder):
+    def __init__(self, folder, clock=time.monotonic):
         self.folder = Path(folder)
+        self.clock = clock
         if self.folder.exists() and not self.folder.is_dir():
             raise SmartbinError("%s is a file; the drop folder must be a folder" % self.folder)
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -201,7 +202,7 @@ class DropFolder:
 
     def ready(self):
         """Photos whose copy has ended and that were not handed out yet."""
-        now = time.monotonic()
+        now = self.clock()
         ready = []
         try:
             entries = sorted(os.scandir(self.folder), key=lambda entry: entry.name)

@@ -117,7 +117,7 @@ class VirtualBin:
 
     def _record(self, event):
         with self._changed:
-            self._events.append((time.monotonic(), event))
+            self._events.append(event)
             self._changed.notify_all()
 
     def frame_of(self, photo):
@@ -127,31 +127,29 @@ class VirtualBin:
 
         return camera_frame(photo, self.contract)
 
-    def sort(self, photo, frame=None, on_wake=None):
-        """Show `photo` to the camera, put an item at the sensor and wait for the bin to
-        serve it and fall asleep again; returns an Item. `on_wake()` is called when the
-        bin woke for it (it waits while a host tool holds the board)."""
+    def sort(self, photo, frame=None):
+        """Show `photo` (or its camera `frame`) to the camera, put an item at the sensor
+        and wait for the bin to serve it and fall asleep again; returns an Item. While a
+        host tool holds the board, the item waits, as on a bin."""
         if frame is None:
             frame = self.frame_of(photo)
         atomic.write_bytes(self.board.frames_dir / FRAME_NAME, frame)
         item = Item(photo)
         with self._changed:
-            start = len(self._events)
+            self._events.clear()  # what happened between items is not this item's
         self.board.item_arrives()
-        woke = self._wait(start, lambda event: event.get("wake") == "ext0")
-        if on_wake:
-            on_wake()
+        woke = self._wait(0, lambda event: event.get("wake") == "ext0")
         asleep = self._wait(woke + 1, lambda event: "sleep" in event)
         deadline = time.monotonic() + _CONSOLE_GRACE_SECONDS
         with self._changed:
             while True:
                 item.console = "".join(event.get("console", "")
-                                       for _, event in self._events[woke + 1:])
+                                       for event in self._events[woke + 1:])
                 if _item_line(item.console) or time.monotonic() >= deadline:
                     break
                 self._changed.wait(0.1)
             events = self._events[woke + 1:asleep + 1]
-        for _, event in events:
+        for event in events:
             if "pwm" in event:
                 item.pulses.setdefault(event["pwm"], []).append((event["ms"], event["us"]))
         line = _item_line(item.console)
@@ -166,16 +164,12 @@ class VirtualBin:
             index = start
             while True:
                 while index < len(self._events):
-                    if matches(self._events[index][1]):
+                    if matches(self._events[index]):
                         return index
                     index += 1
                 if self.board is None or not self.board.running():
                     raise SmartbinError("the virtual board stopped")
                 self._changed.wait(0.5)
-
-    def lid_of_pin(self, pin):
-        """The config's lid on GPIO `pin` (a dict with name, closed_us, open_us), or None."""
-        return next((lid for lid in self.config.lids if lid["pin"] == pin), None)
 
 
 def _item_line(console):

@@ -89,6 +89,16 @@ class VirtualBin:
                                self.config_path, boot_seconds=60, progress=progress)
         return self.deployed
 
+    def read_deployed(self):
+        """The config and model contract on the board's flash now: a later `smartbin
+        deploy --port` may have changed them (a retrained model, other lids)."""
+        from host_tools import contract
+        from host_tools.power import read_config
+
+        flash = self.board.flash_dir
+        self.config = read_config(flash / "config.json")[1]
+        self.contract = contract.load(flash / self.config.contract_path.lstrip("/"))
+
     def _lock(self):
         self.board_dir.mkdir(parents=True, exist_ok=True)
         self._lock_file = open(self.board_dir / "lock", "w")
@@ -121,10 +131,11 @@ class VirtualBin:
             self._changed.notify_all()
 
     def frame_of(self, photo):
-        """What the OV2640 sends for this scene at the model's input size (SmartbinError
-        for a file that is no readable photo)."""
+        """What the OV2640 sends for this scene at the deployed model's input size
+        (SmartbinError for a file that is no readable photo)."""
         from host_tools.simulate import camera_frame
 
+        self.read_deployed()
         return camera_frame(photo, self.contract)
 
     def sort(self, photo, frame=None):

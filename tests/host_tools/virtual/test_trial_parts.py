@@ -1,8 +1,6 @@
 """The parts of `smartbin try` that need no board: the drop folder, the lid's moves read
 from servo pulses, and the one-line refusals."""
 import fcntl
-import json
-import os
 
 import pytest
 

@@ -217,7 +217,10 @@ class DropFolder:
         for entry in entries:
             if not entry.is_file() or not is_image_name(entry.name):
                 continue
-            stat = entry.stat()
+            try:
+                stat = entry.stat()
+            except OSError:  # taken away again before we looked
+                continue
             key = (entry.name, stat.st_size, stat.st_mtime_ns)
             if key in self._taken:
                 continue
@@ -237,7 +240,7 @@ def lid_motion(item, lid):
     """The lid's moves in this item as [(board ms, state)]: opening, open, closing, closed."""
     closed, opened = lid["closed_us"], lid["open_us"]
     motion = []
-    state = "closed"
+    state, previous = "closed", closed
     for ms, us in item.pulses.get(lid["pin"], []):
         if us == 0:
             continue
@@ -246,8 +249,7 @@ def lid_motion(item, lid):
         elif us == closed:
             new = "closed"
         else:
-            moving_out = abs(us - closed) > abs(previous - closed) if motion else True
-            new = "opening" if moving_out else "closing"
+            new = "opening" if abs(us - closed) > abs(previous - closed) else "closing"
         if new != state:
             motion.append((ms, new))
             state = new

@@ -30,7 +30,7 @@ from host_tools.paths import REPO_ROOT
 
 HERE = Path(__file__).resolve().parent
 BOARD_SCRIPT = HERE / "board.mjs"
-# Board output nobody reads within this time is lost, as a UART's with no one listening.
+# Board output that waited this long for a reader is thrown away (see _write_or_drop).
 _UNREAD_OUTPUT_SECONDS = 1.0
 
 
@@ -277,22 +277,28 @@ class VirtualBoard:
             if not data:
                 return
             self._tell({"console": data.decode("utf-8", "replace")})
-            master = self._master
+            master, slave = self._master, self._slave
             if not self._link_up.is_set():
                 # The cable is out: the board's output goes nowhere.
                 continue
-            _write_or_drop(master, data)
+            _write_or_drop(master, slave, data)
 
 
-def _write_or_drop(fd, data):
-    """Write to the pty; what no one reads in time is dropped (as a UART's output with
-    nothing at the other end), so an unwatched board never stalls."""
+def _write_or_drop(master, slave, data):
+    """Write to the pty. Output that no one read for a while is thrown away to make room
+    (the port's reader sees what the board says from when it listens, as on a UART), so
+    an unwatched board never stalls."""
+    flushed = False
     while data:
         try:
-            if not select.select([], [fd], [], _UNREAD_OUTPUT_SECONDS)[1]:
-                return
-            data = data[os.write(fd, data):]
+            if not select.select([], [master], [], _UNREAD_OUTPUT_SECONDS)[1]:
+                if flushed:
+                    return
+                termios.tcflush(slave, termios.TCIFLUSH)
+                flushed = True
+                continue
+            data = data[os.write(master, data):]
         except BlockingIOError:
             continue
-        except (OSError, ValueError):
+        except (OSError, ValueError, termios.error):
             return

@@ -5,9 +5,11 @@ sensor: the bin wakes from deep sleep, classifies it (TFLM on this computer), mo
 lid and goes back to sleep, as on the board. Its port answers every board command
 (`deploy`, `pull`, `monitor`, `capture`) from another terminal.
 """
+import contextlib
 import fcntl
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -87,6 +89,16 @@ class VirtualBin:
                                self.config_path, boot_seconds=60, progress=progress)
         return self.deployed
 
+    def read_deployed(self):
+        """The config and model contract on the board's flash now: a later `smartbin
+        deploy --port` may have changed them (a retrained model, other lids)."""
+        from host_tools import contract
+        from host_tools.power import read_config
+
+        flash = self.board.flash_dir
+        self.config = read_config(flash / "config.json")[1]
+        self.contract = contract.load(flash / self.config.contract_path.lstrip("/"))
+
     def _lock(self):
         self.board_dir.mkdir(parents=True, exist_ok=True)
         self._lock_file = open(self.board_dir / "lock", "w")
@@ -115,41 +127,40 @@ class VirtualBin:
 
     def _record(self, event):
         with self._changed:
-            self._events.append((time.monotonic(), event))
+            self._events.append(event)
             self._changed.notify_all()
 
     def frame_of(self, photo):
-        """What the OV2640 sends for this scene at the model's input size (SmartbinError
-        for a file that is no readable photo)."""
+        """What the OV2640 sends for this scene at the deployed model's input size
+        (SmartbinError for a file that is no readable photo)."""
         from host_tools.simulate import camera_frame
 
+        self.read_deployed()
         return camera_frame(photo, self.contract)
 
-    def sort(self, photo, frame=None, on_wake=None):
-        """Show `photo` to the camera, put an item at the sensor and wait for the bin to
-        serve it and fall asleep again; returns an Item. `on_wake()` is called when the
-        bin woke for it (it waits while a host tool holds the board)."""
+    def sort(self, photo, frame=None):
+        """Show `photo` (or its camera `frame`) to the camera, put an item at the sensor
+        and wait for the bin to serve it and fall asleep again; returns an Item. While a
+        host tool holds the board, the item waits, as on a bin."""
         if frame is None:
             frame = self.frame_of(photo)
         atomic.write_bytes(self.board.frames_dir / FRAME_NAME, frame)
         item = Item(photo)
         with self._changed:
-            start = len(self._events)
+            self._events.clear()  # what happened between items is not this item's
         self.board.item_arrives()
-        woke = self._wait(start, lambda event: event.get("wake") == "ext0")
-        if on_wake:
-            on_wake()
+        woke = self._wait(0, lambda event: event.get("wake") == "ext0")
         asleep = self._wait(woke + 1, lambda event: "sleep" in event)
         deadline = time.monotonic() + _CONSOLE_GRACE_SECONDS
         with self._changed:
             while True:
                 item.console = "".join(event.get("console", "")
-                                       for _, event in self._events[woke + 1:])
+                                       for event in self._events[woke + 1:])
                 if _item_line(item.console) or time.monotonic() >= deadline:
                     break
                 self._changed.wait(0.1)
             events = self._events[woke + 1:asleep + 1]
-        for _, event in events:
+        for event in events:
             if "pwm" in event:
                 item.pulses.setdefault(event["pwm"], []).append((event["ms"], event["us"]))
         line = _item_line(item.console)
@@ -164,16 +175,12 @@ class VirtualBin:
             index = start
             while True:
                 while index < len(self._events):
-                    if matches(self._events[index][1]):
+                    if matches(self._events[index]):
                         return index
                     index += 1
                 if self.board is None or not self.board.running():
                     raise SmartbinError("the virtual board stopped")
                 self._changed.wait(0.5)
-
-    def lid_of_pin(self, pin):
-        """The config's lid on GPIO `pin` (a dict with name, closed_us, open_us), or None."""
-        return next((lid for lid in self.config.lids if lid["pin"] == pin), None)
 
 
 def _item_line(console):
@@ -189,8 +196,9 @@ class DropFolder:
     """New photos in a folder, each once, once its copy has ended; photos already there
     count as new at the start. Sorted by name within one look."""
 
-    def __init__(self, folder):
+    def __init__(self, folder, clock=time.monotonic):
         self.folder = Path(folder)
+        self.clock = clock
         if self.folder.exists() and not self.folder.is_dir():
             raise SmartbinError("%s is a file; the drop folder must be a folder" % self.folder)
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -199,7 +207,7 @@ class DropFolder:
 
     def ready(self):
         """Photos whose copy has ended and that were not handed out yet."""
-        now = time.monotonic()
+        now = self.clock()
         ready = []
         try:
             entries = sorted(os.scandir(self.folder), key=lambda entry: entry.name)
@@ -209,7 +217,10 @@ class DropFolder:
         for entry in entries:
             if not entry.is_file() or not is_image_name(entry.name):
                 continue
-            stat = entry.stat()
+            try:
+                stat = entry.stat()
+            except OSError:  # taken away again before we looked
+                continue
             key = (entry.name, stat.st_size, stat.st_mtime_ns)
             if key in self._taken:
                 continue
@@ -229,7 +240,7 @@ def lid_motion(item, lid):
     """The lid's moves in this item as [(board ms, state)]: opening, open, closing, closed."""
     closed, opened = lid["closed_us"], lid["open_us"]
     motion = []
-    state = "closed"
+    state, previous = "closed", closed
     for ms, us in item.pulses.get(lid["pin"], []):
         if us == 0:
             continue
@@ -238,8 +249,7 @@ def lid_motion(item, lid):
         elif us == closed:
             new = "closed"
         else:
-            moving_out = abs(us - closed) > abs(previous - closed) if motion else True
-            new = "opening" if moving_out else "closing"
+            new = "opening" if abs(us - closed) > abs(previous - closed) else "closing"
         if new != state:
             motion.append((ms, new))
             state = new
@@ -317,7 +327,42 @@ def _deploy_progress():
     return progress
 
 
+@contextlib.contextmanager
+def ctrl_c_for_this_command_only():
+    """Ctrl-C is how a user ends `smartbin try`, not an interruption of what started it:
+    in a process group of its own that holds the terminal, so `make try` sees a clean
+    exit instead of reporting "Interrupt". The terminal goes back on the way out."""
+    try:
+        terminal = sys.stdin.fileno()
+        owned = sys.stdin.isatty() and os.tcgetpgrp(terminal) == os.getpgrp()
+    except (OSError, ValueError):
+        owned = False
+    if not owned or os.getpid() == os.getsid(0):
+        yield
+        return
+    previous = os.getpgrp()
+    quiet = signal.signal(signal.SIGTTOU, signal.SIG_IGN)  # a background group may take it
+    try:
+        os.setpgid(0, 0)
+        os.tcsetpgrp(terminal, os.getpgrp())
+    except OSError:
+        signal.signal(signal.SIGTTOU, quiet)
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.tcsetpgrp(terminal, previous)
+        signal.signal(signal.SIGTTOU, quiet)
+
+
 def run(args):
+    with ctrl_c_for_this_command_only():
+        return _run(args)
+
+
+def _run(args):
     from host_tools.model.predict import default_model_dir
 
     out = sys.stdout

@@ -26,8 +26,8 @@ from host_tools.paths import FIRMWARE_DIR, REPO_ROOT
 from host_tools.simulate import camera_frame
 
 MODEL = REPO_ROOT / "models" / "default"
-SIDE = 96  # models/default's input: a photo at this size reaches the model unresized
-ITEM = "{name}: {label} {score} -> lid {lid}"
+# A photo at the model's input size reaches it unresized, on the host and through the camera.
+WIDTH, HEIGHT = (contract.load(MODEL)["input"][key] for key in ("width", "height"))
 _BOUND_SECONDS = 180  # a bound on waiting, not a speed requirement
 
 
@@ -36,19 +36,21 @@ def candidate_photo(seed):
     photo give the model the same input)."""
     rng = np.random.default_rng(seed)
     if seed % 2:
-        ys, xs = np.mgrid[:SIDE, :SIDE]
+        ys, xs = np.mgrid[:HEIGHT, :WIDTH]
         pixels = (rng.integers(0, 256, 3) + xs[..., None] * rng.integers(-2, 3, 3)
-                  + ys[..., None] * rng.integers(-1, 2, 3) + rng.normal(0, 10, (SIDE, SIDE, 3)))
+                  + ys[..., None] * rng.integers(-1, 2, 3)
+                  + rng.normal(0, 10, (HEIGHT, WIDTH, 3)))
         image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
     else:
-        image = Image.new("RGB", (SIDE, SIDE), tuple(int(c) for c in rng.integers(120, 256, 3)))
+        image = Image.new("RGB", (WIDTH, HEIGHT), tuple(int(c) for c in rng.integers(120, 256, 3)))
         draw = ImageDraw.Draw(image)
         for _ in range(4):
-            x, y = rng.integers(0, SIDE - 16, 2)
-            draw.rectangle((int(x), int(y), int(x + rng.integers(8, 40)), int(y + rng.integers(8, 40))),
+            x, y = (int(v) for v in rng.integers(0, min(WIDTH, HEIGHT) - 16, 2))
+            draw.rectangle((x, y, x + int(rng.integers(8, 40)), y + int(rng.integers(8, 40))),
                            fill=tuple(int(c) for c in rng.integers(0, 256, 3)))
     pixels = np.asarray(image)
-    return Image.fromarray(contract.rgb565_to_rgb888(contract.rgb888_to_rgb565(pixels), SIDE, SIDE))
+    return Image.fromarray(contract.rgb565_to_rgb888(contract.rgb888_to_rgb565(pixels),
+                                                     WIDTH, HEIGHT))
 
 
 def int8_scores(photos):
@@ -72,8 +74,10 @@ def scene(tmp_path_factory):
     model_contract, outputs, scores = int8_scores(candidates)
     ranked = sorted(range(len(candidates)), key=lambda i: -scores[i].max())
     high, low = ranked[0], ranked[-1]
-    middle = next(i for i in ranked[1:-1] if scores[high].max() - scores[i].max() >= 0.02
-                  and scores[i].max() - scores[low].max() >= 0.02)
+    spaced = [i for i in ranked[1:-1] if scores[high].max() - scores[i].max() >= 0.02
+              and scores[i].max() - scores[low].max() >= 0.02]
+    assert spaced, "the generated scenes' confidences are too close together for this model"
+    middle = spaced[0]
     threshold = round(float(scores[middle].max() + scores[low].max()) / 2, 4)
     config = json.loads((FIRMWARE_DIR / "config.json").read_text())
     config["decide"]["threshold"] = threshold

@@ -103,11 +103,11 @@ def test_a_deploy_that_fills_the_flash_exactly_fits_and_one_block_less_is_refuse
     # inline files of up to 128 bytes, CTZ pointers in each later block of a file.
     needed = _blocks_a_first_deploy_takes(firmware_copy, tiny_model)
     root = flash_space.FOLDER_BLOCKS
-    with VirtualBoard(tmp_path / "short", capacity=(root + needed - 1) * 4096) as short:
+    with level_board(tmp_path / "short", capacity=(root + needed - 1) * 4096) as short:
         with pytest.raises(SmartbinError, match="needs 4 KiB more"):
             deploy(short.port, firmware_copy, tiny_model, boot_seconds=5)
         assert list(short.flash_dir.iterdir()) == []
-    with VirtualBoard(tmp_path / "exact", capacity=(root + needed) * 4096) as exact:
+    with level_board(tmp_path / "exact", capacity=(root + needed) * 4096) as exact:
         report = deploy(exact.port, firmware_copy, tiny_model, boot_seconds=5)
         assert len(report["sent"]) == len(plan(firmware_copy, tiny_model))
 
@@ -115,7 +115,7 @@ def test_a_deploy_that_fills_the_flash_exactly_fits_and_one_block_less_is_refuse
 def test_leftover_temp_files_are_removed_before_the_room_is_counted(
         tmp_path, firmware_copy, tiny_model):
     needed = _blocks_a_first_deploy_takes(firmware_copy, tiny_model)
-    with VirtualBoard(tmp_path / "board", capacity=(2 + needed) * 4096) as virtual:
+    with level_board(tmp_path / "board", capacity=(2 + needed) * 4096) as virtual:
         # an interrupted deploy's half-sent model: 2 blocks the copy needs
         (virtual.flash_dir / "model.tflite.part").write_bytes(b"x" * 5000)
         report = deploy(virtual.port, firmware_copy, tiny_model, boot_seconds=5)

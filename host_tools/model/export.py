@@ -18,6 +18,7 @@ The export refuses, writing nothing, when the model's int8 input quantisation is
 the contract's (scale 1, zero point -128), when TFLM cannot load it, or when int8
 accuracy falls more than `max_int8_drop` points below float.
 """
+import argparse
 import contextlib
 import hashlib
 import json
@@ -443,10 +444,11 @@ def configure(parser):
                         default=sorting.DEFAULT_TARGET_CONTAMINATION,
                         help="largest share of recycling-lid items in the wrong lid that the "
                              "recommended threshold may allow (default %(default)s)")
-    parser.add_argument("--isolate", action="store_true",
-                        help="write item isolation into model.json: the bin finds the item "
-                             "against its empty chamber and classifies only its box "
-                             "(settings: host_tools/isolate.py DEFAULT_SETTINGS)")
+    parser.add_argument("--isolate", action=argparse.BooleanOptionalAction, default=True,
+                        help="write item isolation into model.json (the default): the bin "
+                             "finds the item against its empty chamber and classifies only "
+                             "its box (settings: host_tools/isolate.py DEFAULT_SETTINGS); "
+                             "--no-isolate: the whole frame, always")
 
 
 def run(args):

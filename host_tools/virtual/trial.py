@@ -378,7 +378,7 @@ def _run(args):
                   % (report["model"], len(report["sent"]), len(report["unchanged"]),
                      report["seconds"]))
         out.write("drop photos into %s; from another terminal `smartbin monitor|pull|capture|"
-                  "deploy --port %s` work as on a board. Ctrl-C stops.\n"
+                  "deploy|preview --port %s` work as on a board. Ctrl-C stops.\n"
                   % (drop.folder, virtual_bin.port))
         out.flush()
         while True:

@@ -245,3 +245,15 @@ def test_export_cli_refuses_a_percent_target_and_an_unknown_calibration_class(pi
     err = capsys.readouterr().err
     assert "banana" in err and err.count("\n") == 1
     assert not (tmp_path / "model").exists()
+
+
+def test_the_export_command_writes_item_isolation_unless_told_not_to(pipeline, tmp_path):
+    from host_tools import isolate
+
+    base = ["export", str(pipeline["train"]), "--data", str(pipeline["data"]), "--split",
+            str(pipeline["split"]), "--calibration-images", "10"]
+    assert cli.main(base + ["--out", str(tmp_path / "isolated")]) == 0
+    written = json.loads((tmp_path / "isolated" / "model.json").read_text())
+    assert written["isolate"] == isolate.DEFAULT_SETTINGS
+    assert cli.main(base + ["--out", str(tmp_path / "whole"), "--no-isolate"]) == 0
+    assert "isolate" not in json.loads((tmp_path / "whole" / "model.json").read_text())

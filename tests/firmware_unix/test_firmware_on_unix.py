@@ -23,10 +23,24 @@ def photo_frames(tmp_path_factory):
     return path, frames
 
 
+@pytest.fixture(scope="module")
+def whole_frame_model(tmp_path_factory):
+    """The default model without its isolate block: the camera frame is the model input."""
+    folder = tmp_path_factory.mktemp("whole_frame_model")
+    contract = json.loads((DEFAULT_MODEL / "model.json").read_text())
+    contract.pop("isolate", None)
+    (folder / "model.json").write_text(json.dumps(contract))
+    (folder / "model.tflite").write_bytes((DEFAULT_MODEL / "model.tflite").read_bytes())
+    return folder
+
+
 def _flash(folder, model_bytes=None, arena_bytes=None):
-    """A board flash as `smartbin deploy` leaves it: config, model.json, model.tflite."""
+    """A board flash as `smartbin deploy` leaves it: config, model.json, model.tflite. The
+    default model without its isolate block: these tests follow whole frames through the
+    classifier (the item isolation on this build has its own test below)."""
     folder.mkdir()
     contract = json.loads((DEFAULT_MODEL / "model.json").read_text())
+    contract.pop("isolate", None)
     if arena_bytes is not None:
         contract["arena_bytes"] = arena_bytes
     (folder / "model.json").write_text(json.dumps(contract))
@@ -55,9 +69,10 @@ def test_binary_has_the_image_modules_as_patched(run_probe):
     assert found["native_preprocessing"] is True  # viper compiled to machine code
 
 
-def test_scores_equal_tflite_micro_on_photos_and_every_invoke_repeats_them(run_probe, photo_frames):
+def test_scores_equal_tflite_micro_on_photos_and_every_invoke_repeats_them(
+        run_probe, photo_frames, whole_frame_model):
     path, frames = photo_frames
-    results = run_probe("scores", DEFAULT_MODEL, path, 3).results
+    results = run_probe("scores", whole_frame_model, path, 3).results
     header, per_frame = results[0], results[1:]
     assert header == {"native": True, "bulk": True, "input_bytes": 96 * 96 * 3}
     assert len(per_frame) == len(frames)

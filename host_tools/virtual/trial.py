@@ -142,7 +142,7 @@ class VirtualBin:
 
         self.contract, _ = load_model_folder(self.model_dir)
         self.config = read_config(self.config_path or DEFAULT_CONFIG)[1]
-        self.chamber = Chamber(self.scene_of(self.empty_photo) if self.empty_photo else None)
+        self.chamber = Chamber(self._empty_scene())
         self._lock()
         self.board = VirtualBoard(self.board_dir, inference=self.inference,
                                   camera=self.chamber)
@@ -152,6 +152,14 @@ class VirtualBin:
         self.deployed = deploy(self.board.port, self.firmware_dir, self.model_dir,
                                self.config_path, boot_seconds=60, progress=progress)
         return self.deployed
+
+    def _empty_scene(self):
+        if self.empty_photo is None:
+            return None
+        try:
+            return self.scene_of(self.empty_photo)
+        except SmartbinError as error:
+            raise SmartbinError("the empty chamber's photo: %s" % error) from None
 
     def read_deployed(self):
         """The config and model contract on the board's flash now: a later `smartbin

@@ -43,7 +43,7 @@ class Chamber:
     luma. Called from the board's event thread and from the caller's."""
 
     def __init__(self, empty_image=None):
-        self.empty = empty_image or _plain_chamber()
+        self.empty = empty_image if empty_image is not None else _plain_chamber()
         self._item = None
         self._woken = False  # the bin woke for the item in it
         self._drawn = {}  # (scene, width, height, grey) -> frame, for the scene now
@@ -146,7 +146,7 @@ class VirtualBin:
         self._lock()
         self.board = VirtualBoard(self.board_dir, inference=self.inference,
                                   camera=self.chamber)
-        self.board.listen(self.chamber.see)  # before _record: an item leaves, then is told
+        self.board.listen(self.chamber.see)  # first: sort() reads events of a chamber up to date
         self.board.listen(self._record)
         self.board.start()
         self.deployed = deploy(self.board.port, self.firmware_dir, self.model_dir,

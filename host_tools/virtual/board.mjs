@@ -26,10 +26,13 @@
 //   "ms": board clock}, {"reset": cause, "wake": reason}, {"sleep": ms, "ext0": armed}, and
 //   the requests of the microlite stand-in ({"tflm": "load" | "invoke", ...}), each answered
 //   with one JSON line on --replies-fd while the VM waits (TFLM cannot run in WebAssembly;
-//   the host runs the model). --commands-fd: lines from the host ("item").
+//   the host runs the model), and, with --camera host, the camera's captures ({"camera":
+//   "frame", width, height, format}, answered with the frame's bytes). --commands-fd: lines
+//   from the host ("item").
 //
 // usage: node board.mjs --flash DIR [--capacity BYTES] [--frames DIR] [--heap BYTES]
 //                       [--raw-paste on|off] [--firmware smartbin|stock] [--items N]
+//                       [--camera files|host]
 //                       [--events-fd FD --replies-fd FD --commands-fd FD]
 import fs from "fs";
 import path from "path";
@@ -38,7 +41,7 @@ import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const options = { flash: null, capacity: 4 * 1024 * 1024, frames: null, heap: 4 * 1024 * 1024,
-                  "raw-paste": "on", firmware: "smartbin", items: 0,
+                  "raw-paste": "on", firmware: "smartbin", items: 0, camera: "files",
                   "events-fd": -1, "replies-fd": -1, "commands-fd": -1 };
 const NUMBERS = ["capacity", "heap", "items", "events-fd", "replies-fd", "commands-fd"];
 for (let i = 2; i < process.argv.length; i += 2) {
@@ -48,6 +51,10 @@ for (let i = 2; i < process.argv.length; i += 2) {
 }
 if (!options.flash) {
   process.stderr.write("board.mjs: --flash DIR is required\n");
+  process.exit(2);
+}
+if (!["files", "host"].includes(options.camera)) {
+  process.stderr.write("board.mjs: --camera must be files or host\n");
   process.exit(2);
 }
 const flashRoot = path.resolve(options.flash);
@@ -170,10 +177,17 @@ globalThis.board_flash = {
   },
 };
 
-// The camera sensor: frames are the files of --frames (sorted, cycled), else a test pattern.
+// The camera sensor. With --camera host the host draws each frame at the size and pixel
+// format the application configured (what the sensor sees now: an item, or the empty
+// chamber); with --camera files they are the files of --frames (sorted, cycled), else a test
+// pattern. Returns the frame's hex, or "" when the capture failed (the driver's None).
 let frameIndex = 0;
 globalThis.board_camera = {
-  frame(byteCount) {
+  frame(width, height, format, byteCount) {
+    if (options.camera === "host") {
+      const reply = askHost({ camera: "frame", width, height, format });
+      return reply.error === undefined ? reply.frame : "";
+    }
     if (options.frames && fs.existsSync(options.frames)) {
       const names = fs.readdirSync(options.frames).filter(n => !n.startsWith(".")).sort();
       if (names.length) {

@@ -9,8 +9,9 @@ or, with firmware="stock", a plain MicroPython image without them.
 Beside the serial line, three pipes join board.mjs and this process: the board's events
 (servo pulses, resets, deep sleeps) go to `listen()`ers, microlite's inference requests
 are answered by `inference` (TFLM on this computer, host_tools/virtual/inference.py), and
-`item_arrives()` puts an item at the wake sensor. Camera frames are the files in
-`frames_dir`. Tests can also cut the link after a number of bytes (a cable pulled
+`item_arrives()` puts an item at the wake sensor. Camera frames are drawn by `camera`
+when one is given (at the size and pixel format the application asks for), else they are
+the files in `frames_dir`. Tests can also cut the link after a number of bytes (a cable pulled
 mid-copy) and fill the flash (a fixed capacity).
 """
 import json
@@ -45,10 +46,14 @@ class VirtualBoard:
 
     `inference`: what runs the models microlite loads (an object with `load(model_bytes,
     arena_bytes)` returning a model with `input_bytes`, `output_bytes` and
-    `invoke(input) -> output`); default: TFLM on this computer."""
+    `invoke(input) -> output`); default: TFLM on this computer.
+
+    `camera`: what the sensor sees (an object with `frame(width, height, grayscale)`
+    returning the frame's bytes, RGB565 big-endian or luma); default: the files of
+    `frames_dir` in turn, whatever size the application asks for."""
 
     def __init__(self, workdir, capacity=4 * 1024 * 1024, heap=4 * 1024 * 1024, raw_paste=True,
-                 firmware="smartbin", items=0, inference=None):
+                 firmware="smartbin", items=0, inference=None, camera=None):
         workdir = Path(workdir).resolve()  # board.mjs runs in the repository, not here
         self.flash_dir = workdir / "flash"
         self.frames_dir = workdir / "frames"
@@ -67,6 +72,7 @@ class VirtualBoard:
 
             inference = TflmInference()
         self.inference = inference
+        self.camera = camera
         self.port = None
         self.bytes_from_host = 0
         self._process = None
@@ -96,6 +102,7 @@ class VirtualBoard:
                  "--capacity", str(self.capacity), "--frames", str(self.frames_dir),
                  "--heap", str(self.heap), "--raw-paste", "on" if self.raw_paste else "off",
                  "--firmware", self.firmware, "--items", str(self.items),
+                 "--camera", "host" if self.camera is not None else "files",
                  "--events-fd", str(events_write), "--replies-fd", str(replies_read),
                  "--commands-fd", str(commands_read)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=str(REPO_ROOT),
@@ -137,11 +144,13 @@ class VirtualBoard:
         with os.fdopen(events_fd, "rb") as events, os.fdopen(replies_fd, "wb") as replies:
             for line in events:
                 event = json.loads(line)
-                request = event.get("tflm")
-                if request is None:
+                if "camera" in event:
+                    reply = self._camera_frame(event)
+                elif "tflm" in event:
+                    reply = self._answer(event["tflm"], event, models)
+                else:
                     self._tell(event)
                     continue
-                reply = self._answer(request, event, models)
                 try:
                     replies.write(json.dumps(reply).encode() + b"\n")
                     replies.flush()
@@ -159,6 +168,17 @@ class VirtualBoard:
             model = models[event["id"]]
             return {"output": model.invoke(bytes.fromhex(event["input"])).hex()}
         except Exception as error:  # the board sees a failed load/invoke, as from TFLM
+            return {"error": str(error) or type(error).__name__}
+
+    def _camera_frame(self, event):
+        """One capture: the frame `camera` draws at the asked size and format."""
+        if event["format"] not in ("RGB565", "GRAY"):
+            return {"error": "no %s frames from this camera" % event["format"]}
+        try:
+            frame = self.camera.frame(event["width"], event["height"],
+                                      event["format"] == "GRAY")
+            return {"frame": bytes(frame).hex()}
+        except Exception as error:  # the board sees a failed capture, as from the driver
             return {"error": str(error) or type(error).__name__}
 
     def connect(self):

@@ -1,8 +1,10 @@
 """`smartbin try`: the whole bin without hardware. A virtual board is started, the
 application, model and config are deployed to it with `smartbin deploy`'s own code, and
-each photo dropped into a folder becomes the camera's next frame and an item at the wake
-sensor: the bin wakes from deep sleep, classifies it (TFLM on this computer), moves the
-lid and goes back to sleep, as on the board. Its port answers every board command
+each photo dropped into a folder becomes an item in the chamber, in front of the camera,
+and at the wake sensor: the bin wakes from deep sleep, captures and classifies it (TFLM on
+this computer), moves the lid and goes back to sleep, as on the board. Between items the
+camera sees the empty chamber (a plain grey one, or the user's photo of theirs), which a
+model that isolates the item finds it against. Its port answers every board command
 (`deploy`, `pull`, `monitor`, `capture`) from another terminal.
 """
 import contextlib
@@ -15,20 +17,81 @@ import threading
 import time
 from pathlib import Path
 
-from host_tools import atomic
+from host_tools import contract as host_contract
 from host_tools.data.images import is_image_name
 from host_tools.errors import SmartbinError
 from host_tools.paths import FIRMWARE_DIR
 
 DEFAULT_DROP = Path("build") / "try" / "drop"
 DEFAULT_BOARD = Path("build") / "try" / "board"
-FRAME_NAME = "next.raw"
+# The empty chamber when the user gives no photo of theirs: plain grey, which RGB565 and
+# luma carry exactly.
+PLAIN_CHAMBER_RGB = (128, 128, 128)
 # A dropped file is taken once its size and time stood still for this long (a copy ended).
 _SETTLE_SECONDS = 0.3
 _POLL_SECONDS = 0.2
 # After the bin fell asleep, how long its last console line may still be on its way.
 _CONSOLE_GRACE_SECONDS = 2.0
 ITEM_LINE = re.compile(r"^item (\S+) (\d+\.\d+) -> lid (\S+) \(look \d+ ms, lid \d+ ms\)")
+
+
+class Chamber:
+    """What the camera sees: the item put in, from before the bin wakes for it until it
+    falls through a lid (the first servo pulse after that wake) or the bin sleeps again;
+    else the empty chamber. Each frame is the scene fitted to the size the application
+    asks for (bilinear, standing in for the sensor's scaling), as RGB565 big-endian or
+    luma. Called from the board's event thread and from the caller's."""
+
+    def __init__(self, empty_image=None):
+        self.empty = empty_image if empty_image is not None else _plain_chamber()
+        self._item = None
+        self._woken = False  # the bin woke for the item in it
+        self._drawn = {}  # (scene, width, height, grey) -> frame, for the scene now
+        self._lock = threading.Lock()
+
+    def put(self, image):
+        """An item into the chamber (the bin has not woken for it yet)."""
+        with self._lock:
+            self._item, self._woken = image, False
+            self._drawn.clear()
+
+    def holds_item(self):
+        with self._lock:
+            return self._item is not None
+
+    def see(self, event):
+        """A board event: a wake for the item, or the item leaving the chamber."""
+        with self._lock:
+            if self._item is None:
+                return
+            if event.get("wake") == "ext0":
+                self._woken = True
+            elif self._woken and (event.get("us") or "sleep" in event):
+                self._item = None
+                self._drawn.clear()
+
+    def frame(self, width, height, grayscale):
+        with self._lock:
+            scene = self._item if self._item is not None else self.empty
+            key = (id(scene), width, height, grayscale)
+            frame = self._drawn.get(key)
+            if frame is None:
+                frame = self._drawn[key] = camera_bytes(scene, width, height, grayscale)
+            return frame
+
+
+def _plain_chamber():
+    from PIL import Image
+
+    return Image.new("RGB", (8, 8), PLAIN_CHAMBER_RGB)
+
+
+def camera_bytes(image, width, height, grayscale=False):
+    """A Pillow photo as the OV2640's frame of that size: RGB565 big-endian, or luma."""
+    frame_contract = {"input": {"width": width, "height": height, "resize": "bilinear",
+                                "colour_order": "GRAY" if grayscale else "RGB"}}
+    pixels = host_contract.image_to_pixels(image, frame_contract)
+    return pixels.tobytes() if grayscale else host_contract.rgb888_to_rgb565(pixels)
 
 
 class Item:
@@ -50,8 +113,9 @@ class VirtualBin:
     start sends only what changed."""
 
     def __init__(self, board_dir=DEFAULT_BOARD, model_dir=None, config_path=None,
-                 firmware_dir=FIRMWARE_DIR, inference=None):
+                 firmware_dir=FIRMWARE_DIR, inference=None, empty_photo=None):
         self.board_dir = Path(board_dir)
+        self.empty_photo = empty_photo
         self.model_dir = model_dir
         self.config_path = config_path
         self.firmware_dir = firmware_dir
@@ -60,6 +124,7 @@ class VirtualBin:
         self.contract = None
         self.config = None
         self.deployed = None
+        self.chamber = None
         self._lock_file = None
         self._events = []
         self._changed = threading.Condition()
@@ -77,17 +142,24 @@ class VirtualBin:
 
         self.contract, _ = load_model_folder(self.model_dir)
         self.config = read_config(self.config_path or DEFAULT_CONFIG)[1]
+        self.chamber = Chamber(self._empty_scene())
         self._lock()
-        frames_dir = self.board_dir / "frames"
-        if frames_dir.is_dir():
-            for stale in frames_dir.iterdir():
-                stale.unlink()
-        self.board = VirtualBoard(self.board_dir, inference=self.inference)
+        self.board = VirtualBoard(self.board_dir, inference=self.inference,
+                                  camera=self.chamber)
+        self.board.listen(self.chamber.see)  # first: sort() reads events of a chamber up to date
         self.board.listen(self._record)
         self.board.start()
         self.deployed = deploy(self.board.port, self.firmware_dir, self.model_dir,
                                self.config_path, boot_seconds=60, progress=progress)
         return self.deployed
+
+    def _empty_scene(self):
+        if self.empty_photo is None:
+            return None
+        try:
+            return self.scene_of(self.empty_photo)
+        except SmartbinError as error:
+            raise SmartbinError("the empty chamber's photo: %s" % error) from None
 
     def read_deployed(self):
         """The config and model contract on the board's flash now: a later `smartbin
@@ -130,21 +202,21 @@ class VirtualBin:
             self._events.append(event)
             self._changed.notify_all()
 
-    def frame_of(self, photo):
-        """What the OV2640 sends for this scene at the deployed model's input size
-        (SmartbinError for a file that is no readable photo)."""
-        from host_tools.simulate import camera_frame
+    @staticmethod
+    def scene_of(photo):
+        """The photo as a scene for the camera (SmartbinError for a file that is no
+        readable photo)."""
+        return host_contract.load_image(photo)
 
-        self.read_deployed()
-        return camera_frame(photo, self.contract)
-
-    def sort(self, photo, frame=None):
-        """Show `photo` (or its camera `frame`) to the camera, put an item at the sensor
-        and wait for the bin to serve it and fall asleep again; returns an Item. While a
-        host tool holds the board, the item waits, as on a bin."""
-        if frame is None:
-            frame = self.frame_of(photo)
-        atomic.write_bytes(self.board.frames_dir / FRAME_NAME, frame)
+    def sort(self, photo, scene=None):
+        """Put the item of `photo` (or its loaded `scene`) into the chamber, in front of
+        the camera and at the sensor, and wait for the bin to serve it and fall asleep
+        again; returns an Item. While a host tool holds the board, the item waits, as on
+        a bin."""
+        if scene is None:
+            scene = self.scene_of(photo)
+        self.read_deployed()  # the lids a deploy from another terminal may have changed
+        self.chamber.put(scene)
         item = Item(photo)
         with self._changed:
             self._events.clear()  # what happened between items is not this item's
@@ -305,6 +377,9 @@ def configure(parser):
                              "model.tflite, else models/default)")
     parser.add_argument("--config", default=None,
                         help="bin config to deploy (default: firmware/config.json)")
+    parser.add_argument("--empty", default=None, metavar="PHOTO",
+                        help="a photo of your bin's empty chamber: what the camera sees "
+                             "between items (default: a plain grey chamber)")
     parser.add_argument("--board-dir", default=str(DEFAULT_BOARD),
                         help="where the virtual board keeps its flash (default: %(default)s)")
 
@@ -368,7 +443,8 @@ def _run(args):
     out = sys.stdout
     live = out.isatty()
     drop = DropFolder(args.photos)
-    virtual_bin = VirtualBin(args.board_dir, args.model or default_model_dir(), args.config)
+    virtual_bin = VirtualBin(args.board_dir, args.model or default_model_dir(), args.config,
+                             empty_photo=args.empty)
     try:
         out.write("starting the virtual board and deploying the bin to it...\n")
         out.flush()
@@ -384,12 +460,12 @@ def _run(args):
         while True:
             for photo in drop.ready():
                 try:
-                    frame = virtual_bin.frame_of(photo)
+                    scene = virtual_bin.scene_of(photo)
                 except SmartbinError as error:
                     out.write("%s: skipped: %s\n" % (photo.name, error))
                     out.flush()
                     continue
-                _show_item(virtual_bin, virtual_bin.sort(photo, frame), out, live)
+                _show_item(virtual_bin, virtual_bin.sort(photo, scene), out, live)
             time.sleep(_POLL_SECONDS)
     except KeyboardInterrupt:
         if live:

@@ -182,3 +182,40 @@ def test_microlite_reports_a_model_the_host_cannot_load_as_the_binding_does(boar
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("refused ")
     assert "TFLM" in result.stdout
+
+
+class SizedCamera:
+    """Draws each frame from the size and format asked: width, height and a format byte,
+    then filler to the frame's length; it has no 160x120 frames (a failed capture)."""
+
+    def __init__(self):
+        self.asked = []
+
+    def frame(self, width, height, grayscale):
+        self.asked.append((width, height, grayscale))
+        if (width, height) == (160, 120):
+            raise OSError("no frame")
+        head = bytes([width % 256, height % 256, 1 if grayscale else 2])
+        return head + bytes(width * height * (1 if grayscale else 2) - len(head))
+
+
+def test_a_host_camera_draws_each_frame_at_the_size_and_format_the_application_asks_for(
+        tmp_path):
+    camera = SizedCamera()
+    with VirtualBoard(tmp_path, camera=camera) as board:
+        result = mpremote(board, "exec", "import camera\n"
+                          "c = camera.Camera(pixel_format=camera.PixelFormat.RGB565,"
+                          " frame_size=camera.FrameSize.R240X240)\n"
+                          "f = c.capture(); print(len(f), list(f[:3]))\n"
+                          "c.reconfigure(pixel_format=camera.PixelFormat.GRAYSCALE,"
+                          " frame_size=camera.FrameSize.R96X96)\n"
+                          "f = c.capture(); print(len(f), list(f[:3]))\n"
+                          "c.reconfigure(frame_size=camera.FrameSize.QQVGA)\n"
+                          "print(c.capture())\n"
+                          "c.reconfigure(pixel_format=camera.PixelFormat.JPEG)\n"
+                          "print(c.capture())")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["115200 [240, 240, 2]", "9216 [96, 96, 1]",
+                                          "None", "None"]
+    # a JPEG frame is not asked of it: the host draws RGB565 and luma only
+    assert camera.asked == [(240, 240, False), (96, 96, True), (160, 120, True)]

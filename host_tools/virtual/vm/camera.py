@@ -1,7 +1,8 @@
 """The virtual ESP32-CAM's sensor, with the API of cnadler86/micropython-camera-API.
 
-Frames come from board.mjs (`board_camera`): the files of its --frames folder in turn,
-else a test pattern, at the configured frame size and pixel format.
+Frames come from board.mjs (`board_camera`), asked for at the configured frame size and
+pixel format: drawn by the host (what the sensor sees), or the files of its --frames
+folder in turn, else a test pattern. A failed capture returns None, as the driver's does.
 """
 import js
 
@@ -34,6 +35,7 @@ class GrabMode:
 _SIZES = {0: (96, 96), 1: (160, 120), 2: (128, 128), 3: (176, 144), 4: (240, 176),
           5: (240, 240), 6: (320, 240), 7: (320, 320)}
 _BYTES_PER_PIXEL = {0: 2, 1: 2, 3: 1, 5: 3}
+_FORMAT_NAMES = {0: "RGB565", 3: "GRAY"}  # the ones a host draws
 
 
 class Camera:
@@ -59,7 +61,9 @@ class Camera:
             raise OSError(5)
         width, height = _SIZES[self._frame_size]
         count = width * height * _BYTES_PER_PIXEL.get(self._pixel_format, 2)
-        return bytes.fromhex(js.board_camera.frame(count))
+        name = _FORMAT_NAMES.get(self._pixel_format, "other")
+        frame = js.board_camera.frame(width, height, name, count)
+        return bytes.fromhex(frame) if frame else None
 
     def free_buffer(self):
         pass

@@ -1,12 +1,15 @@
-"""The parts of `smartbin try` that need no board: the drop folder, the lid's moves read
-from servo pulses, and the one-line refusals."""
+"""The parts of `smartbin try` that need no board: the drop folder, what the camera sees in
+the chamber, the lid's moves read from servo pulses, and the one-line refusals."""
 import fcntl
 
+import numpy as np
 import pytest
+from PIL import Image
 
+from host_tools import contract
 from host_tools.cli import main
 from host_tools.errors import SmartbinError
-from host_tools.virtual.trial import DropFolder, Item, lid_motion
+from host_tools.virtual.trial import PLAIN_CHAMBER_RGB, Chamber, DropFolder, Item, lid_motion
 
 LID = {"name": "containers", "pin": 15, "closed_us": 1000, "open_us": 2000}
 
@@ -58,6 +61,53 @@ def test_a_drop_folder_that_is_a_file_is_refused(tmp_path):
         DropFolder(tmp_path / "photo.jpg")
 
 
+def halves(width, height, left, right):
+    """A photo whose left half is one colour and right half another."""
+    pixels = np.zeros((height, width, 3), np.uint8)
+    pixels[:, :width // 2], pixels[:, width // 2:] = left, right
+    return Image.fromarray(pixels)
+
+
+def test_the_camera_sees_the_photo_fitted_to_the_size_and_format_asked_for():
+    chamber = Chamber()
+    chamber.put(halves(100, 50, (248, 0, 0), (0, 0, 248)))
+    frame = contract.rgb565_to_rgb888(chamber.frame(240, 240, False), 240, 240)
+    assert tuple(frame[120, 10]) == (255, 0, 0) and tuple(frame[120, 230]) == (0, 0, 255)
+    grey = np.frombuffer(chamber.frame(96, 96, True), np.uint8).reshape(96, 96)
+    assert grey[48, 5] > grey[48, 90] > 0  # luma of red, then of blue
+    assert chamber.frame(240, 240, False) is chamber.frame(240, 240, False)  # drawn once
+
+
+def test_the_item_stays_until_the_bin_woke_for_it_moves_a_lid_then_the_chamber_is_empty():
+    empty = Image.new("RGB", (4, 4), (0, 252, 0))
+    chamber = Chamber(empty)
+    item = Image.new("RGB", (4, 4), (248, 0, 0))
+    empty_frame = chamber.frame(8, 8, False)
+    assert contract.rgb565_to_rgb888(empty_frame, 8, 8)[0, 0].tolist() == [0, 255, 0]
+    chamber.put(item)
+    chamber.see({"pwm": 14, "us": 1000, "ms": 5})  # a lid closed before the bin woke
+    chamber.see({"sleep": 0, "ext0": True})
+    assert chamber.holds_item()
+    chamber.see({"reset": "deep_sleep", "wake": "ext0"})
+    chamber.see({"pwm": 14, "us": 0, "ms": 9})  # a servo stopped: nothing moved
+    assert chamber.holds_item()
+    assert contract.rgb565_to_rgb888(chamber.frame(8, 8, False), 8, 8)[0, 0].tolist() == [
+        255, 0, 0]
+    chamber.see({"pwm": 15, "us": 1100, "ms": 20})  # the lid opens: the item falls in
+    assert not chamber.holds_item()
+    assert chamber.frame(8, 8, False) == empty_frame
+
+
+def test_an_item_the_bin_woke_for_leaves_when_it_sleeps_even_with_no_servo_moving():
+    chamber = Chamber()
+    chamber.put(Image.new("RGB", (4, 4), (248, 0, 0)))
+    chamber.see({"reset": "deep_sleep", "wake": "ext0"})
+    chamber.see({"sleep": 0, "ext0": True})
+    assert not chamber.holds_item()
+    grey = PLAIN_CHAMBER_RGB[0]
+    assert set(chamber.frame(4, 4, True)) == {grey}  # the plain chamber, luma exact
+
+
 def ramp(start_ms, start_us, end_us, steps=4):
     return [(start_ms + 20 * k, start_us + (end_us - start_us) * k // steps)
             for k in range(1, steps + 1)]
@@ -106,3 +156,16 @@ def test_a_second_try_on_the_same_board_is_refused(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "another `smartbin try` runs this virtual board" in err
     assert not (board_dir / "flash").exists()
+
+
+def test_try_refuses_an_empty_chamber_photo_it_cannot_read_in_one_line(tmp_path, capsys):
+    from host_tools.paths import COMMITTED_DEFAULT
+
+    (tmp_path / "empty.jpg").write_bytes(b"not a jpeg")
+    assert main(["try", "--photos", str(tmp_path / "drop"), "--board-dir",
+                 str(tmp_path / "board"), "--model", str(COMMITTED_DEFAULT),
+                 "--empty", str(tmp_path / "empty.jpg")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: the empty chamber's photo: ")
+    assert "empty.jpg" in err
+    assert not (tmp_path / "board" / "flash").exists()  # refused before the board started

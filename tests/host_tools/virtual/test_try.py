@@ -1,10 +1,12 @@
 """`smartbin try`: the bin on the virtual board sorts dropped photos as the real one would.
 
-One run of the real command (a child process, stopped with Ctrl-C as a user does):
-three generated photos dropped into its folder are classified by the deployed default
-model exactly as `smartbin predict` classifies them, each moves the lid config.json
-gives its class (or the general lid when unsure), and `smartbin pull --port` gets the
-three frames the camera served."""
+One run of the real command per model (a child process, stopped with Ctrl-C as a user
+does): three generated photos dropped into its folder are classified by the deployed model
+exactly as the bin's own rule says - with an isolating model (models/default), the item
+found against the empty chamber the camera sees between items (`--empty`), cropped and
+resized as host_tools/isolate.py does; without isolation, the whole photo as `smartbin
+predict` classifies it - each moves the lid config.json gives its class (or the general
+lid when unsure), and `smartbin pull --port` gets the three frames the camera served."""
 import json
 import os
 import queue
@@ -19,59 +21,118 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from host_tools import contract
+from host_tools import contract, isolate
 from host_tools.cli import main
 from host_tools.model.predict import files_to_inputs, load_model_folder, run_int8
 from host_tools.paths import FIRMWARE_DIR, REPO_ROOT
-from host_tools.simulate import camera_frame
 
 MODEL = REPO_ROOT / "models" / "default"
-# A photo at the model's input size reaches it unresized, on the host and through the camera.
-WIDTH, HEIGHT = (contract.load(MODEL)["input"][key] for key in ("width", "height"))
 _BOUND_SECONDS = 180  # a bound on waiting, not a speed requirement
 
 
-def candidate_photo(seed):
-    """A generated scene, in colours RGB565 carries exactly (so the camera's frame and the
-    photo give the model the same input)."""
+def carried_by_rgb565(image):
+    """The image in colours RGB565 carries exactly (so the camera's frame and the photo
+    give the model the same input)."""
+    pixels = np.asarray(image.convert("RGB"))
+    height, width = pixels.shape[:2]
+    return Image.fromarray(contract.rgb565_to_rgb888(contract.rgb888_to_rgb565(pixels),
+                                                     width, height))
+
+
+def random_colour(rng, low=0, high=256):
+    return tuple(int(c) for c in rng.integers(low, high, 3))
+
+
+def whole_scene(seed, width, height):
+    """A generated scene filling the frame: a gradient, or shapes on a plain ground."""
     rng = np.random.default_rng(seed)
     if seed % 2:
-        ys, xs = np.mgrid[:HEIGHT, :WIDTH]
+        ys, xs = np.mgrid[:height, :width]
         pixels = (rng.integers(0, 256, 3) + xs[..., None] * rng.integers(-2, 3, 3)
                   + ys[..., None] * rng.integers(-1, 2, 3)
-                  + rng.normal(0, 10, (HEIGHT, WIDTH, 3)))
+                  + rng.normal(0, 10, (height, width, 3)))
         image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
     else:
-        image = Image.new("RGB", (WIDTH, HEIGHT), tuple(int(c) for c in rng.integers(120, 256, 3)))
+        image = Image.new("RGB", (width, height), random_colour(rng, 120))
         draw = ImageDraw.Draw(image)
         for _ in range(4):
-            x, y = (int(v) for v in rng.integers(0, min(WIDTH, HEIGHT) - 16, 2))
+            x, y = (int(v) for v in rng.integers(0, min(width, height) - 16, 2))
             draw.rectangle((x, y, x + int(rng.integers(8, 40)), y + int(rng.integers(8, 40))),
-                           fill=tuple(int(c) for c in rng.integers(0, 256, 3)))
-    pixels = np.asarray(image)
-    return Image.fromarray(contract.rgb565_to_rgb888(contract.rgb888_to_rgb565(pixels),
-                                                     WIDTH, HEIGHT))
+                           fill=random_colour(rng))
+    return carried_by_rgb565(image)
 
 
-def int8_scores(photos):
-    """predict's own path: contract preprocessing, then TFLM."""
-    model_contract, model_bytes = load_model_folder(MODEL)
-    outputs, scores = run_int8(model_contract, model_bytes, files_to_inputs(photos, model_contract))
-    return model_contract, outputs, scores
+def empty_chamber(width, height):
+    """A chamber floor with some texture, the same in every frame."""
+    rng = np.random.default_rng(1000)
+    ys, xs = np.mgrid[:height, :width]
+    pixels = (np.array([96, 104, 100]) + xs[..., None] * 0.1 - ys[..., None] * 0.05
+              + rng.normal(0, 4, (height, width, 3)))
+    return carried_by_rgb565(Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)))
 
 
-@pytest.fixture(scope="module")
-def scene(tmp_path_factory):
-    """Three photos with well-spaced confidences, and a config whose threshold lies between
-    the two lower ones: two items are sure (their class's lid), one is not (general)."""
-    root = tmp_path_factory.mktemp("try")
-    candidates = []
-    for seed in range(16):
-        path = root / "candidates" / ("scene%02d.png" % seed)
-        path.parent.mkdir(exist_ok=True)
-        candidate_photo(seed).save(path)
-        candidates.append(path)
-    model_contract, outputs, scores = int8_scores(candidates)
+def item_in_chamber(seed, chamber):
+    """The empty chamber with one item lying in a part of it."""
+    rng = np.random.default_rng(seed)
+    image = chamber.copy()
+    width, height = image.size
+    item_w, item_h = (int(v) for v in rng.integers(width // 5, width // 2, 2))
+    left = int(rng.integers(0, width - item_w))
+    top = int(rng.integers(0, height - item_h))
+    draw = ImageDraw.Draw(image)
+    shape = draw.ellipse if seed % 2 else draw.rectangle
+    shape((left, top, left + item_w, top + item_h), fill=random_colour(rng, 150))
+    for _ in range(3):
+        x = left + int(rng.integers(0, item_w * 2 // 3))
+        y = top + int(rng.integers(0, item_h * 2 // 3))
+        draw.rectangle((x, y, x + item_w // 4, y + item_h // 4), fill=random_colour(rng))
+    return carried_by_rgb565(image)
+
+
+def whole_model(folder):
+    """models/default without its "isolate" block: the camera frame is the model input."""
+    folder.mkdir()
+    model_contract = contract.load(MODEL)
+    del model_contract["isolate"]
+    contract.save(model_contract, folder)
+    (folder / "model.tflite").write_bytes((MODEL / "model.tflite").read_bytes())
+    return folder
+
+
+@pytest.fixture(scope="module", params=["isolate", "whole"])
+def scene(request, tmp_path_factory):
+    """Three photos with well-spaced confidences as the bin classifies them, and a config
+    whose threshold lies between the two lower ones: two items are sure (their class's
+    lid), one is not (general)."""
+    root = tmp_path_factory.mktemp("try-" + request.param)
+    model_dir = MODEL if request.param == "isolate" else whole_model(root / "model")
+    model_contract, model_bytes = load_model_folder(model_dir)
+    block = isolate.settings(model_contract)
+    (root / "candidates").mkdir()
+    candidates, options = [], []
+    if block is None:
+        size = (model_contract["input"]["width"], model_contract["input"]["height"])
+        for seed in range(16):
+            candidates.append(root / "candidates" / ("scene%02d.png" % seed))
+            whole_scene(seed, *size).save(candidates[-1])
+        inputs = files_to_inputs(candidates, model_contract)
+    else:
+        size = (block["frame_width"], block["frame_height"])
+        chamber = empty_chamber(*size)
+        chamber.save(root / "empty.png")
+        options = ["--empty", str(root / "empty.png")]
+        isolation = isolate.Isolation(model_contract, chamber)
+        inputs = []
+        for seed in range(24):
+            photo = item_in_chamber(seed, chamber)
+            model_input, box = isolation.input(photo)
+            if box[4]:  # the bin finds the item: a crop, not the whole frame
+                candidates.append(root / "candidates" / ("scene%02d.png" % seed))
+                photo.save(candidates[-1])
+                inputs.append(model_input)
+        assert len(candidates) >= 8, "the bin finds too few of the generated items"
+        inputs = np.stack(inputs)
+    outputs, scores = run_int8(model_contract, model_bytes, inputs)
     ranked = sorted(range(len(candidates)), key=lambda i: -scores[i].max())
     high, low = ranked[0], ranked[-1]
     spaced = [i for i in ranked[1:-1] if scores[high].max() - scores[i].max() >= 0.02
@@ -89,8 +150,15 @@ def scene(tmp_path_factory):
         target.parent.mkdir(exist_ok=True)
         target.write_bytes(candidates[index].read_bytes())
         photos.append(target)
-    return {"root": root, "photos": photos, "config": config, "contract": model_contract,
-            "outputs": outputs[[high, low, middle]], "scores": scores[[high, low, middle]]}
+    chosen = [high, low, middle]
+    if block is not None:
+        # isolating changes what the model sees: the whole photos would score otherwise
+        whole_outputs, _ = run_int8(model_contract, model_bytes,
+                                    files_to_inputs(photos, model_contract))
+        assert (whole_outputs != outputs[chosen]).any()
+    return {"root": root, "model": model_dir, "options": options, "photos": photos,
+            "size": size, "config": config, "contract": model_contract,
+            "outputs": outputs[chosen], "scores": scores[chosen]}
 
 
 def lines_of(process):
@@ -130,13 +198,14 @@ def board_processes(board_dir):
     return found
 
 
-def test_try_sorts_dropped_photos_as_predict_classifies_them_and_pull_gets_their_frames(
+def test_try_sorts_dropped_photos_as_the_bin_classifies_them_and_pull_gets_their_frames(
         scene, tmp_path):
     drop, board_dir = tmp_path / "drop", tmp_path / "board"
     # folders given relative to where the user is, as `make try`'s defaults are
     process = subprocess.Popen(
         [sys.executable, "-m", "host_tools", "try", "--photos", "drop", "--board-dir", "board",
-         "--model", str(MODEL), "--config", str(scene["root"] / "config.json")],
+         "--model", str(scene["model"]), "--config", str(scene["root"] / "config.json")]
+        + scene["options"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(tmp_path))
     try:
         lines = lines_of(process)
@@ -168,7 +237,9 @@ def test_try_sorts_dropped_photos_as_predict_classifies_them_and_pull_gets_their
         raws = [path.read_bytes() for path in sorted(inbox.glob("*.raw"))]
         assert len(metas) == len(raws) == 3
         for photo, meta, raw, outputs in zip(scene["photos"], metas, raws, scene["outputs"]):
-            assert raw == camera_frame(photo, scene["contract"])  # the frame the camera served
+            # the frame the camera served: the photo, drawn at the frame size
+            assert (meta["width"], meta["height"]) == scene["size"]
+            assert raw == contract.rgb888_to_rgb565(np.asarray(Image.open(photo)))
             assert meta["scores"] == [int(v) for v in outputs]  # TFLM's int8, bit for bit
     finally:
         process.send_signal(signal.SIGINT)  # Ctrl-C

@@ -243,14 +243,18 @@ def export_model(train_dir, data_dir, split_manifest, out_dir,
                  max_int8_drop=DEFAULT_MAX_INT8_DROP, gate_subset="test",
                  calibration_images=DEFAULT_CALIBRATION_IMAGES, c_name="smartbin_model",
                  progress=None, calibrate_on=None, calibrate=True,
-                 target_contamination=sorting.DEFAULT_TARGET_CONTAMINATION, isolate=None):
+                 target_contamination=sorting.DEFAULT_TARGET_CONTAMINATION, isolate=None,
+                 bin_config_path=None):
     """Calibrate the model in `train_dir` (temperature fitted on `calibrate_on`: folders of
     class folders and/or "val", see `held_out_photos`; by default the split's val subset;
     `calibrate` False keeps T = 1), quantize it to int8, check it in
     TFLM, gate int8 accuracy against float on `gate_subset`, recommend the threshold for
     `target_contamination` and write the model folder `out_dir`. `isolate` (a settings
     dict, e.g. host_tools.isolate.DEFAULT_SETTINGS) goes into model.json: the bin then finds
-    the item against its empty chamber before classifying (host_tools/isolate.py).
+    the item against its empty chamber before classifying (host_tools/isolate.py). The
+    threshold is fitted for the lids of the bin config at `bin_config_path` (the bin as
+    shipped: firmware/config.json), else for one lid per recycling class; model.json
+    records which classes share a lid, so `deploy` can tell a bin whose lids differ.
 
     Returns a summary dict (the model.json contract plus "export" figures).
     """
@@ -259,6 +263,11 @@ def export_model(train_dir, data_dir, split_manifest, out_dir,
     started = time.monotonic()
     if isolate is not None:  # a bad block fails before the slow steps, not after them
         contract.validate({**_placeholder_contract(), "isolate": isolate})
+    bin_config = None
+    if bin_config_path is not None:  # like the isolate block: a bad config fails first
+        from host_tools.power import read_config
+
+        bin_config = read_config(bin_config_path)[1]
     train_dir = Path(train_dir)
     manifest = split_manifest if isinstance(split_manifest, dict) \
         else splits.load_split(split_manifest)
@@ -330,7 +339,8 @@ def export_model(train_dir, data_dir, split_manifest, out_dir,
                max(drop, 0) + 0.1))
 
     held_int8_scores, _ = int8_run(held_pixels, "calibration")
-    curve = sorting.sorting_curve(held_truth, held_int8_scores, sorting.LidTable(labels))
+    lid_table = sorting.LidTable(labels, bin_config)
+    curve = sorting.sorting_curve(held_truth, held_int8_scores, lid_table)
     recommended = sorting.recommend(curve, target_contamination)
     sorting_block = {
         "threshold": recommended["threshold"],
@@ -340,7 +350,12 @@ def export_model(train_dir, data_dir, split_manifest, out_dir,
         "contamination": recommended["contamination"],
         "min_coverage": recommended["min_coverage"],
         "measured_on": held_name + ", int8 model",
-        "lids": "one per recycling class; trash and unsure items to the general lid",
+        "lids": ("one per recycling class; trash and unsure items to the general lid"
+                 if bin_config is None else
+                 "lids of %s: %s; unsure items to the %s lid"
+                 % (Path(bin_config_path).name, ", ".join(lid_table.names),
+                    lid_table.names[lid_table.general])),
+        "class_to_lid": lid_table.class_to_lid_names(labels),
     }
     calibration_figures = {
         "temperature": round(temperature, 4), "fitted": bool(calibrate),
@@ -444,6 +459,12 @@ def configure(parser):
                         default=sorting.DEFAULT_TARGET_CONTAMINATION,
                         help="largest share of recycling-lid items in the wrong lid that the "
                              "recommended threshold may allow (default %(default)s)")
+    parser.add_argument("--config", metavar="FILE", default=None,
+                        help="fit the threshold for the lids of this bin config (default: "
+                             "firmware/config.json, the bin as shipped)")
+    parser.add_argument("--one-lid-per-class", action="store_true",
+                        help="fit the threshold for a lid per recycling class instead (the "
+                             "strictest: no two classes share a lid)")
     parser.add_argument("--isolate", action=argparse.BooleanOptionalAction, default=True,
                         help="write item isolation into model.json (the default): the bin "
                              "finds the item against its empty chamber and classifies only "
@@ -466,7 +487,8 @@ def run(args):
                                args.c_name, bars, calibrate_on=args.calibrate_on,
                                calibrate=not args.no_calibration,
                                target_contamination=args.target_contamination,
-                               isolate=_isolate_settings(args))
+                               isolate=_isolate_settings(args),
+                               bin_config_path=_bin_config_path(args))
     finally:
         bars.close()
     figures = summary["export"]
@@ -489,6 +511,18 @@ def run(args):
     if "isolate" in summary:
         print("item isolation in model.json: %s" % json.dumps(summary["isolate"]))
     return 0
+
+
+def _bin_config_path(args):
+    if args.one_lid_per_class:
+        if args.config:
+            raise SmartbinError("give --config or --one-lid-per-class, not both")
+        return None
+    if args.config:
+        return args.config
+    from host_tools.power import DEFAULT_CONFIG
+
+    return DEFAULT_CONFIG
 
 
 def _isolate_settings(args):

@@ -56,6 +56,10 @@ class LidTable:
         self.lid_for_class = np.array(decider.lid_for_class, np.int64)
         self.general = decider.general
 
+    def class_to_lid_names(self, labels):
+        """{class: lid name} as this table sorts a confident item of each class."""
+        return {label: self.names[int(lid)] for label, lid in zip(labels, self.lid_for_class)}
+
     def lids_for(self, predicted, confidence, threshold):
         """Lid index per item for predicted class indices, their scores and a threshold."""
         predicted = np.asarray(predicted, np.int64)

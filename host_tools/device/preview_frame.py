@@ -118,10 +118,6 @@ class FrameScorer:
         """The frame size the bin captures: the model's input, or the isolate frame."""
         return self.contract.frame_width, self.contract.frame_height
 
-    def bin_meta(self):
-        return {"width": self.contract.frame_width, "height": self.contract.frame_height,
-                "format": "GRAY" if self.grayscale else "RGB565"}
-
     def bin_frame(self, frame, meta):
         """The frame at the bin's capture size, as the camera would send it: the frame
         itself when it is at that size, else resized (the contract's rule; with an isolate

@@ -4,11 +4,14 @@ check focus.
 A page on 127.0.0.1 shows each frame as the model sees it and larger, the model's scores,
 the lid the bin would choose, the brightness and clipped pixels, with toggles for the
 flash LED and the frame size. The board only captures (the application's camera driver,
-firmware smartbin/preview.py) and sends the frame; this computer classifies it with the
-bin's own preprocessing, model and lid rule (preview_frame.py) on the same model file,
-because the frame has to come here anyway and the laptop classifies faster than the
-board. Ctrl-C ends it: camera and flash LED off, lids closed, and the board restarts into
-the application (machine.reset()), back to sorting.
+firmware smartbin/preview.py) and sends the frame, at the size the bin captures (the
+model's input, or the larger frame of an isolate model) unless the page asks for a larger
+one; this computer classifies it with the bin's own preprocessing (with the item isolated
+against the board's empty-chamber thumbnail, as the bin does), model and lid rule
+(preview_frame.py) on the same model file, because the frame has to come here anyway and
+the laptop classifies faster than the board. Ctrl-C ends it: camera and flash LED off,
+lids closed, and the board restarts into the application (machine.reset()), back to
+sorting.
 """
 import hashlib
 import signal
@@ -26,13 +29,14 @@ LARGER_SIZES = ((160, 120), (320, 240))  # for aiming: the sensor's QQVGA and QV
 MAX_GLITCHES = 5
 
 
-def frame_sizes(model_width, model_height):
-    """["WxH", ...]: the model's own size first (what the bin captures), then the larger
-    sizes the camera driver can give (firmware smartbin/board.py)."""
+def frame_sizes(bin_width, bin_height):
+    """["WxH", ...]: the size the bin captures first (the model's input, or an isolate
+    model's frame), then the larger sizes the camera driver can give (firmware
+    smartbin/board.py)."""
     sensor_sizes = firmware_module("board")._FRAME_SIZES
-    sizes = ["%dx%d" % (model_width, model_height)]
+    sizes = ["%dx%d" % (bin_width, bin_height)]
     for width, height in LARGER_SIZES:
-        if (width, height) in sensor_sizes and width * height > model_width * model_height:
+        if (width, height) in sensor_sizes and width * height > bin_width * bin_height:
             sizes.append("%dx%d" % (width, height))
     return sizes
 
@@ -68,8 +72,8 @@ def link_figures(link_bytes, seconds):
 
 
 def open_session(link, model_dir=None):
-    """Read the board's config and model contract, find the same model here; return
-    (FrameScorer, PreviewState)."""
+    """Read the board's config, model contract and empty-chamber thumbnail, find the same
+    model here; return (FrameScorer, PreviewState)."""
     link.load()
     config = preview_frame.board_config(link.read(preview_board.CONFIG_PATH),
                                         preview_board.CONFIG_PATH)
@@ -80,8 +84,13 @@ def open_session(link, model_dir=None):
                             % (config.contract_path, config.model_path))
     raw, _ = preview_frame.board_contract(contract_bytes)
     _, model_bytes = find_model(board_sha256, model_dir)
-    scorer = preview_frame.FrameScorer(config, raw, model_bytes)
-    state = PreviewState(frame_sizes(*scorer.model_size), config.flash)
+    empty_chamber = None
+    if raw.get("isolate") is not None:
+        # the reference the bin finds its next item against (None: the bin has not seen
+        # its empty chamber yet, and classifies the whole frame)
+        empty_chamber = link.read(firmware_module("cycle").EMPTY_CHAMBER)
+    scorer = preview_frame.FrameScorer(config, raw, model_bytes, empty_chamber)
+    state = PreviewState(frame_sizes(*scorer.bin_size), config.flash)
     return scorer, state
 
 

@@ -5,7 +5,7 @@ and sends the flash and frame-size toggles back.
     GET  /             the page (inline HTML, CSS and JS; nothing from the network)
     GET  /state.json   the latest frame's data, the settings and the link's figures
     GET  /model.png    the model's input, blown up by whole pixels
-    GET  /camera.png   the camera frame, larger
+    GET  /camera.png   the camera frame, larger, with the item's box the bin would crop
     POST /settings     {"flash": bool, "frame_size": "WxH"}: applied to the next frame
 """
 import json
@@ -24,7 +24,7 @@ class PreviewState:
 
     def __init__(self, frame_sizes, flash):
         self._lock = threading.Lock()
-        self.frame_sizes = list(frame_sizes)  # "WxH" names; the first is the model's
+        self.frame_sizes = list(frame_sizes)  # "WxH" names; the first is the bin's
         self._settings = {"flash": bool(flash), "frame_size": self.frame_sizes[0]}
         self._data = {"seq": 0, "status": "waiting for the first frame"}
         self._images = {}
@@ -233,16 +233,47 @@ function showSettings(state) {
   if (document.activeElement !== select) select.value = state.settings.frame_size;
 }
 
+function isolation(data) {
+  // how the bin makes the model's input from its frame (model.json's "isolate" block)
+  const iso = data.isolate;
+  const bin = data.bin_frame.width + "x" + data.bin_frame.height;
+  if (iso.found) {
+    return ", the item's box (" + iso.box[2] + "x" + iso.box[3] + " at " + iso.box[0] + "," +
+      iso.box[1] + " of the bin's " + bin + " frame, magenta in the camera view) resized as " +
+      "the bin does";
+  }
+  if (!iso.reference) {
+    return ", the whole " + bin + " frame resized as the bin does: the board has no picture " +
+      "of its empty chamber yet (the bin takes one when it starts empty and after each item)";
+  }
+  if (iso.changed_cells > iso.max_cells) {
+    return ", the whole " + bin + " frame resized as the bin does: " + iso.changed_cells +
+      " of " + iso.cells + " cells differ from the empty chamber (the light changed or the " +
+      "camera moved)";
+  }
+  return ", the whole " + bin + " frame resized as the bin does: no item found against the " +
+    "empty chamber (" + iso.kept_cells + " changed cells, " + iso.min_cells + " needed)";
+}
+
 function showFrame(data) {
   byId("model").src = "/model.png?seq=" + data.seq;
   byId("camera").src = "/camera.png?seq=" + data.seq;
   const input = data.model_input;
-  text("model-caption", "The model's input: " + input.width + "x" + input.height + " " +
-       input.colour_order + (input.resized_here ? ", resized on this computer from the " +
-       data.frame.width + "x" + data.frame.height + " frame (the bin itself captures at " +
-       input.width + "x" + input.height + ")" : ", exactly the frame the bin classifies"));
-  text("camera-caption", "The camera frame: " + data.frame.width + "x" + data.frame.height +
-       " " + data.frame.format + ", flash LED " + (data.flash ? "on" : "off") + ".");
+  const bin = data.bin_frame.width + "x" + data.bin_frame.height;
+  const frame = data.frame.width + "x" + data.frame.height;
+  let caption = "The model's input: " + input.width + "x" + input.height + " " +
+    input.colour_order;
+  if (data.isolate) {
+    caption += isolation(data) + (input.resized_here ? "; resized on this computer from the " +
+      frame + " frame first (the bin itself captures at " + bin + ")" : "");
+  } else {
+    caption += input.resized_here ? ", resized on this computer from the " + frame +
+      " frame (the bin itself captures at " + bin + ")" : ", exactly the frame the bin classifies";
+  }
+  text("model-caption", caption + ".");
+  text("camera-caption", "The camera frame: " + frame + " " + data.frame.format +
+       ", flash LED " + (data.flash ? "on" : "off") + "." +
+       (data.isolate && data.isolate.found ? " Magenta: the box the bin would crop." : ""));
   text("decision", data.label + " " + (100 * data.confidence).toFixed(0) + "% \u2192 " +
        data.lid + " lid" + (data.confident ? "" : " (below the threshold of " +
        (100 * data.threshold).toFixed(0) + "%)"));

@@ -1,5 +1,7 @@
 """`smartbin preview` end to end: the command against the virtual board running the
-deployed application and the committed model, its page driven in headless Chromium."""
+deployed application and the committed model (which isolates the item in a 240x240 frame
+against the empty chamber), its page driven in headless Chromium."""
+import json
 import os
 import select
 import signal
@@ -14,18 +16,43 @@ from selenium.webdriver.support.ui import Select
 
 from browser import broken_images, chromium, console_errors
 from host_tools import contract
+from host_tools.firmware_modules import firmware_module
 from host_tools.paths import COMMITTED_DEFAULT, FIRMWARE_DIR, REPO_ROOT
 from host_tools.virtual.board import VirtualBoard
 
 SCREENSHOT = REPO_ROOT / "build" / "preview.png"
+MODEL = json.loads((COMMITTED_DEFAULT / "model.json").read_text())
+BIN_SIZE = (MODEL["isolate"]["frame_width"], MODEL["isolate"]["frame_height"])
+CHAMBER = (110, 100, 90)
 
 
-def scene(background, square, size=(96, 96)):
+def scene(background, square=None, size=BIN_SIZE):
     width, height = size
     rgb = np.zeros((height, width, 3), np.uint8)
     rgb[...] = background
-    rgb[height // 4:3 * height // 4, width // 3:2 * width // 3] = square
+    if square is not None:
+        rgb[height // 4:3 * height // 4, width // 3:2 * width // 3] = square
     return contract.rgb888_to_rgb565(rgb)
+
+
+def keep_empty_chamber(board, frame):
+    """Leave on the board the empty-chamber picture the bin would take of `frame`."""
+    from host_tools.device.transport import Board
+
+    isolator = firmware_module("isolate").Isolator(
+        MODEL["isolate"], MODEL["input"]["width"], MODEL["input"]["height"], True,
+        allow_native=False)
+    isolator.remember_empty(frame)
+    show(board, [frame])  # what the application sees should it look at its chamber itself
+    events = []
+    board.listen(events.append)
+    with Board(board.port) as link:
+        link.write_file(firmware_module("cycle").EMPTY_CHAMBER, bytes(isolator.empty))
+    # the board restarts into the application: wait until it has looked and gone to sleep
+    deadline = time.monotonic() + 60
+    while not any("sleep" in event for event in events if "reset" not in event):
+        assert time.monotonic() < deadline, events
+        time.sleep(0.1)
 
 
 def show(board, frames):
@@ -90,7 +117,24 @@ def text(driver, element_id):
 
 def test_preview_shows_live_frames_scores_and_toggles_then_hands_the_bin_back(sorting_bin):
     board = sorting_bin
-    show(board, [scene((190, 60, 40), (250, 250, 240)), scene((40, 70, 190), (15, 15, 15))])
+    from host_tools import isolate as host_isolate
+
+    empty = scene(CHAMBER)
+    keep_empty_chamber(board, empty)
+    items = [scene(CHAMBER, (250, 250, 240)), scene(CHAMBER, (15, 15, 15))]
+    show(board, items)
+
+    def cells(frame):
+        return host_isolate.cells_of(contract.rgb565_to_rgb888(frame, *BIN_SIZE),
+                                     MODEL["isolate"]["grid"])
+
+    # the box the bin finds (smartbin/isolate.py's host twin), the same for both items
+    boxes = {host_isolate.find_box(cells(item), cells(empty), MODEL["isolate"],
+                                   MODEL["input"]["width"], MODEL["input"]["height"])
+             for item in items}
+    assert len(boxes) == 1
+    box = boxes.pop()
+    assert box[4] is True and box[2] < BIN_SIZE[0]
     events = []
     process, url = start_preview(board)
     try:
@@ -104,17 +148,27 @@ def test_preview_shows_live_frames_scores_and_toggles_then_hands_the_bin_back(so
                        and text(d, "scores") != first[1], "a new frame and new scores")
             assert " lid" in text(driver, "decision")
             assert "brightness" in text(driver, "exposure")
-            assert "flash LED off" in text(driver, "camera-caption")
+            assert "240x240 RGB565, flash LED off" in text(driver, "camera-caption")
+            # the item's box, found against the empty chamber the board keeps, drawn in magenta
+            assert ("the item's box (%dx%d at %d,%d of the bin's 240x240 frame"
+                    % (box[2], box[3], box[0], box[1])) in text(driver, "model-caption")
+            assert "Magenta: the box the bin would crop" in text(driver, "camera-caption")
 
             driver.find_element(By.ID, "flash").click()
             wait_until(driver, lambda d: "flash LED on" in text(d, "camera-caption"),
                        "the flash LED lit on the board")
 
-            show(board, [scene((60, 150, 60), (255, 255, 255), (160, 120))])
-            Select(driver.find_element(By.ID, "frame-size")).select_by_value("160x120")
-            wait_until(driver, lambda d: "160x120" in text(d, "camera-caption"),
-                       "a 160x120 frame from the board")
-            assert "resized on this computer" in text(driver, "model-caption")
+            show(board, [scene((60, 230, 60), (255, 255, 255), (320, 240))])
+            select = Select(driver.find_element(By.ID, "frame-size"))
+            assert [option.text for option in select.options] == ["240x240 (the bin's)",
+                                                                  "320x240"]
+            select.select_by_value("320x240")
+            wait_until(driver, lambda d: "320x240" in text(d, "camera-caption"),
+                       "a 320x240 frame from the board")
+            assert "resized on this computer from the 320x240 frame" in text(driver,
+                                                                             "model-caption")
+            # a bright green scene against a grey chamber: every cell changed, the whole frame
+            assert "cells differ from the empty chamber" in text(driver, "model-caption")
             wait_until(driver, lambda d: "blown out" in text(d, "warning"),
                        "the clipped-pixel warning")
             assert "frames/s at 115200 baud" in text(driver, "link")
@@ -156,7 +210,8 @@ def test_the_frame_rates_in_the_docs_are_the_bytes_counted_on_the_virtual_board(
     docs = (REPO_ROOT / "docs" / "building-the-bin.md").read_text()
     rows = re.findall(r"^\| (\d+)x(\d+) (RGB565|GRAY)[^|]*\| ([\d ]+) \| ([\d.]+) frames/s[^|]*"
                       r"\| ([\d.]+) frames/s \|$", docs, re.MULTILINE)
-    assert len(rows) == 4
+    assert len(rows) == 5
+    assert ("%d" % BIN_SIZE[0], "%d" % BIN_SIZE[1], "RGB565") in [row[:3] for row in rows]
     try:
         with Board(sorting_bin.port) as board:
             link = PreviewBoard(board)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from host_tools import contract
 
-from host_tools.model import model_choice
+from host_tools.model import model_choice, sorting
 from host_tools.errors import SmartbinError
 from host_tools.paths import FIRMWARE_DIR
 from host_tools.firmware_modules import firmware_module, pin_warnings
@@ -123,6 +123,8 @@ def deploy(port, firmware_dir=DEFAULT_FIRMWARE, model_dir=None, config_path=None
         report = _deploy_files(board, files, progress)
         report["model"] = str(model_dir)
         report["pin_warnings"] = pin_warnings(config, "config")
+        report["threshold_warning"] = sorting.lids_differ(
+            contract.load(model_dir), config)
         report["firmware"] = facts
         report["firmware_warnings"] = firmware_warnings
         report["boot_problems"] = board.eval(
@@ -254,5 +256,7 @@ def run(args):
             print("pin warning: %s" % warning)
         for problem in report["boot_problems"]:
             print("config warning: %s" % problem)
+        if report["threshold_warning"]:
+            print("threshold warning: %s" % report["threshold_warning"])
         print("the application started (no error within %g s)" % args.boot_seconds)
     return 0

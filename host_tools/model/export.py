@@ -252,9 +252,9 @@ def export_model(train_dir, data_dir, split_manifest, out_dir,
     `target_contamination` and write the model folder `out_dir`. `isolate` (a settings
     dict, e.g. host_tools.isolate.DEFAULT_SETTINGS) goes into model.json: the bin then finds
     the item against its empty chamber before classifying (host_tools/isolate.py). The
-    threshold is fitted for the lids of the bin config at `bin_config_path` (the bin as
-    shipped: firmware/config.json), else for one lid per recycling class; model.json
-    records which classes share a lid, so `deploy` can tell a bin whose lids differ.
+    threshold is fitted for the lids of the bin config at `bin_config_path`, else for one
+    lid per recycling class (the strictest grouping); model.json records which classes
+    shared a lid, so `deploy` can warn a bin that keeps apart classes that shared one.
 
     Returns a summary dict (the model.json contract plus "export" figures).
     """
@@ -460,11 +460,9 @@ def configure(parser):
                         help="largest share of recycling-lid items in the wrong lid that the "
                              "recommended threshold may allow (default %(default)s)")
     parser.add_argument("--config", metavar="FILE", default=None,
-                        help="fit the threshold for the lids of this bin config (default: "
-                             "firmware/config.json, the bin as shipped)")
-    parser.add_argument("--one-lid-per-class", action="store_true",
-                        help="fit the threshold for a lid per recycling class instead (the "
-                             "strictest: no two classes share a lid)")
+                        help="fit the threshold for the lids of this bin config (default: a "
+                             "lid per recycling class, the strictest grouping, which leaves "
+                             "a margin for photos unlike the calibration set)")
     parser.add_argument("--isolate", action=argparse.BooleanOptionalAction, default=True,
                         help="write item isolation into model.json (the default): the bin "
                              "finds the item against its empty chamber and classifies only "
@@ -488,7 +486,7 @@ def run(args):
                                calibrate=not args.no_calibration,
                                target_contamination=args.target_contamination,
                                isolate=_isolate_settings(args),
-                               bin_config_path=_bin_config_path(args))
+                               bin_config_path=args.config)
     finally:
         bars.close()
     figures = summary["export"]
@@ -511,18 +509,6 @@ def run(args):
     if "isolate" in summary:
         print("item isolation in model.json: %s" % json.dumps(summary["isolate"]))
     return 0
-
-
-def _bin_config_path(args):
-    if args.one_lid_per_class:
-        if args.config:
-            raise SmartbinError("give --config or --one-lid-per-class, not both")
-        return None
-    if args.config:
-        return args.config
-    from host_tools.power import DEFAULT_CONFIG
-
-    return DEFAULT_CONFIG
 
 
 def _isolate_settings(args):

@@ -67,6 +67,39 @@ class LidTable:
                         self.general)
 
 
+def lids_differ(model_contract, bin_config):
+    """A one-line warning when the bin config would use model.json's threshold (it sets
+    none of its own) but keeps apart classes that shared a lid where the threshold was
+    fitted (a mistake between them, harmless there, now lands in the wrong lid); else None.
+    Sharing more lids than at fitting is safe: it can only lower the contamination."""
+    block = model_contract.get("sorting") or {}
+    fitted_for = block.get("class_to_lid")
+    if getattr(bin_config, "threshold", None) is not None or not isinstance(fitted_for, dict) \
+            or block.get("threshold") is None:
+        return None
+    labels = list(model_contract["labels"])
+    here = LidTable(labels, bin_config)
+    # Which classes share a lid matters, not what the lids are called.
+    def groups(mapping):
+        shared = {}
+        for label in labels:
+            shared.setdefault(mapping.get(label), []).append(label)
+        return sorted(sorted(group) for group in shared.values())
+    config_lid = here.class_to_lid_names(labels)
+    if all(config_lid[a] == config_lid[b] for a in labels for b in labels
+           if fitted_for.get(a) == fitted_for.get(b)):
+        return None
+    return ("model.json's threshold %.2f was fitted for lids grouping the classes as %s; this "
+            "config keeps some of them apart (%s): set decide.threshold (smartbin evaluate --config "
+            "prints the one for your lids) or export the model again with --config"
+            % (block["threshold"], _groups_text(groups(fitted_for)),
+               _groups_text(groups(here.class_to_lid_names(labels)))))
+
+
+def _groups_text(groups):
+    return " | ".join("+".join(group) for group in groups)
+
+
 def threshold_for(configured, model_contract):
     """The threshold the bin uses: `configured` when given, else model.json's recommended
     one, else the firmware's default (the firmware's own `choose_threshold`)."""

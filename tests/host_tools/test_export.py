@@ -257,3 +257,26 @@ def test_the_export_command_writes_item_isolation_unless_told_not_to(pipeline, t
     assert written["isolate"] == isolate.DEFAULT_SETTINGS
     assert cli.main(base + ["--out", str(tmp_path / "whole"), "--no-isolate"]) == 0
     assert "isolate" not in json.loads((tmp_path / "whole" / "model.json").read_text())
+
+
+def test_the_threshold_is_fitted_for_a_lid_per_class_unless_a_bin_config_is_given(pipeline,
+                                                                                tmp_path):
+    from host_tools.power import DEFAULT_CONFIG, read_config
+
+    base = ["export", str(pipeline["train"]), "--data", str(pipeline["data"]), "--split",
+            str(pipeline["split"]), "--calibration-images", "10"]
+    assert cli.main(base + ["--out", str(tmp_path / "strict")]) == 0
+    strict = json.loads((tmp_path / "strict" / "model.json").read_text())["sorting"]
+    assert strict["lids"].startswith("one per recycling class")
+    assert strict["class_to_lid"] == {label: label for label in strict["class_to_lid"]}
+    assert cli.main(base + ["--out", str(tmp_path / "shipped"), "--config",
+                            str(DEFAULT_CONFIG)]) == 0
+    shipped = json.loads((tmp_path / "shipped" / "model.json").read_text())["sorting"]
+    config = read_config(DEFAULT_CONFIG)[1]
+    assert shipped["lids"].startswith("lids of config.json")
+    # the generated shapes are no waste classes: the shipped bin sends them all to general
+    assert shipped["class_to_lid"] == {label: config.class_to_lid.get(label, config.general_lid)
+                                       for label in shipped["class_to_lid"]}
+    assert cli.main(base + ["--out", str(tmp_path / "bad"), "--config",
+                            str(tmp_path / "missing.json")]) == 1
+    assert not (tmp_path / "bad").exists()

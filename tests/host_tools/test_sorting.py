@@ -115,3 +115,31 @@ def test_an_empty_set_has_no_curve():
 
     with pytest.raises(SmartbinError, match="no items"):
         sorting.sorting_curve(np.array([], int), np.zeros((0, 6)), sorting.LidTable(LABELS))
+
+
+def _contract(class_to_lid, threshold=0.55):
+    labels = ["cardboard", "glass", "metal", "paper", "plastic", "trash"]
+    return {"labels": labels, "sorting": {"threshold": threshold, "class_to_lid": class_to_lid}}
+
+
+def test_a_bin_that_keeps_apart_classes_the_threshold_was_fitted_as_sharing_a_lid_is_warned():
+    labels = _contract({})["labels"]
+    config = read_config(DEFAULT_CONFIG)[1]
+    shipped = sorting.LidTable(labels, config).class_to_lid_names(labels)
+    strict = sorting.LidTable(labels, sorting.one_lid_per_class(labels)).class_to_lid_names(
+        labels)
+    assert sorting.lids_differ(_contract(shipped), config) is None
+    # the same grouping under other lid names is the same bin
+    renamed = {label: "lid-" + lid for label, lid in shipped.items()}
+    assert sorting.lids_differ(_contract(renamed), config) is None
+    # fitted with a lid per class, the shipped bin only shares more: safe, no warning
+    assert sorting.lids_differ(_contract(strict), config) is None
+    # fitted for the shipped lids, a bin with a lid per class keeps glass, metal and
+    # plastic apart: warned
+    one_each = sorting.one_lid_per_class(labels)
+    one_each.threshold = None
+    warning = sorting.lids_differ(_contract(shipped), one_each)
+    assert "0.55" in warning and "glass+metal+plastic" in warning and "\n" not in warning
+    # a config with its own threshold does not use model.json's
+    one_each.threshold = 0.9
+    assert sorting.lids_differ(_contract(shipped), one_each) is None

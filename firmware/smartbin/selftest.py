@@ -97,7 +97,8 @@ class Checks:
                       "you see them?" % (pins["status_led"], _BLINKS, pins["flash_led"]))
 
     def photo(self):
-        """One frame at the model's input size (96x96 colour without a model.json)."""
+        """One frame at the size the bin captures: the model input, or the isolate frame (96x96
+        colour without a model.json)."""
         hw = self.hw
         width, height, grayscale = 96, 96, False
         try:

@@ -2,9 +2,9 @@
 
 The steps run on the board with the application's own devices and the board's config
 (firmware smartbin/selftest.py): the config, each lid opened and closed as for an item,
-the status and flash LEDs, one photo at the model's size, and one inference on it with
-the deployed model. A failing step does not stop the others. The board restarts into the
-application afterwards.
+the status and flash LEDs, one photo at the size the bin captures (the model's input, or
+the isolate frame), and one inference on it with the deployed model. A failing step does
+not stop the others. The board restarts into the application afterwards.
 """
 from pathlib import Path
 

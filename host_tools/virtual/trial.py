@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from host_tools import contract as host_contract
-from host_tools.data.images import is_image_name
+from host_tools.data.images import IMAGE_SUFFIXES, is_image_name
 from host_tools.errors import SmartbinError
 from host_tools.paths import FIRMWARE_DIR
 
@@ -29,6 +29,8 @@ DEFAULT_BOARD = Path("build") / "try" / "board"
 PLAIN_CHAMBER_RGB = (128, 128, 128)
 # A dropped file is taken once its size and time stood still for this long (a copy ended).
 _SETTLE_SECONDS = 0.3
+# An empty file waits longer: a slow copy may not have written its first byte yet.
+_EMPTY_SETTLE_SECONDS = 2.0
 _POLL_SECONDS = 0.2
 # After the bin fell asleep, how long its last console line may still be on its way.
 _CONSOLE_GRACE_SECONDS = 2.0
@@ -265,8 +267,9 @@ def _item_line(console):
 
 # ---- the drop folder ---------------------------------------------------------------------
 class DropFolder:
-    """New photos in a folder, each once, once its copy has ended; photos already there
-    count as new at the start. Sorted by name within one look."""
+    """What is put into a folder, each once, once its copy has ended; what is already there
+    counts as new at the start. Sorted by name within one look. Hidden names (a copy in
+    progress, .DS_Store) are not drops."""
 
     def __init__(self, folder, clock=time.monotonic):
         self.folder = Path(folder)
@@ -275,10 +278,11 @@ class DropFolder:
             raise SmartbinError("%s is a file; the drop folder must be a folder" % self.folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self._taken = set()
-        self._seen = {}  # name -> ((size, mtime), first seen)
+        self._seen = {}  # name -> (shape, first seen with that shape)
 
     def ready(self):
-        """Photos whose copy has ended and that were not handed out yet."""
+        """Drops whose copy has ended and that were not handed out yet, as (path, problem):
+        problem is None for a photo to sort, else why the bin cannot take it."""
         now = self.clock()
         ready = []
         try:
@@ -286,25 +290,54 @@ class DropFolder:
         except OSError as error:
             raise SmartbinError("cannot read the drop folder %s: %s"
                                 % (self.folder, error.strerror)) from None
+        present = set()
         for entry in entries:
-            if not entry.is_file() or not is_image_name(entry.name):
+            if entry.name.startswith("."):
                 continue
-            try:
-                stat = entry.stat()
-            except OSError:  # taken away again before we looked
+            present.add(entry.name)
+            shape, problem = _drop_shape(entry)
+            if shape is None:  # taken away again before we looked
                 continue
-            key = (entry.name, stat.st_size, stat.st_mtime_ns)
+            key = (entry.name,) + shape
             if key in self._taken:
                 continue
-            shape, since = self._seen.get(entry.name, (None, now))
-            if shape != key[1:]:
-                self._seen[entry.name] = (key[1:], now)
+            seen_shape, since = self._seen.get(entry.name, (None, now))
+            if seen_shape != shape:
+                self._seen[entry.name] = (shape, now)
                 continue
-            if stat.st_size and now - since >= _SETTLE_SECONDS:
+            settle = _EMPTY_SETTLE_SECONDS if shape[0] == 0 else _SETTLE_SECONDS
+            if now - since >= settle:
                 self._taken.add(key)
                 del self._seen[entry.name]
-                ready.append(Path(entry.path))
+                ready.append((Path(entry.path), problem))
+        for name in set(self._seen) - present:  # taken away before it settled
+            del self._seen[name]
         return ready
+
+
+def _drop_shape(entry):
+    """(shape, problem) of a drop-folder entry: its shape changes when it is written again
+    (a file's size and time; anything else is one drop however it changes); problem is None
+    for a photo to try, else why the bin cannot take it. (None, None) if it is gone."""
+    try:
+        stat = entry.stat()
+    except FileNotFoundError:
+        if entry.is_symlink():
+            return ("link",), "a link to nothing"
+        return None, None
+    except OSError as error:
+        return ("unreadable",), "cannot look at it: %s" % error.strerror
+    if entry.is_dir():
+        return ("folder",), "a folder, not a photo (drop the photos themselves)"
+    if not entry.is_file():
+        return ("special",), "not a regular file"
+    shape = (stat.st_size, stat.st_mtime_ns)
+    if not is_image_name(entry.name):
+        return shape, "not a photo file (the bin takes %s)" % ", ".join(
+            suffix.lstrip(".") for suffix in IMAGE_SUFFIXES)
+    if stat.st_size == 0:
+        return shape, "an empty file (0 bytes)"
+    return shape, None
 
 
 # ---- what the terminal shows --------------------------------------------------------------
@@ -365,6 +398,22 @@ def _animate(pulses, lid, motion, out, width=20):
                                                 state[0]))
         out.flush()
     out.write("\r\033[K")
+
+
+def serve_drops(drop, virtual_bin, out, live=False):
+    """One look into the drop folder: each new photo sorted by the bin and shown; each drop
+    it cannot take named in one "skipped" line (it is handed out once, so never again)."""
+    for photo, problem in drop.ready():
+        if problem is None:
+            try:
+                scene = virtual_bin.scene_of(photo)
+            except SmartbinError as error:
+                problem = str(error)
+        if problem is not None:
+            out.write("%s: skipped: %s\n" % (photo.name, problem))
+            out.flush()
+            continue
+        _show_item(virtual_bin, virtual_bin.sort(photo, scene), out, live)
 
 
 # ---- command line ---------------------------------------------------------------------------
@@ -458,14 +507,7 @@ def _run(args):
                   % (drop.folder, virtual_bin.port))
         out.flush()
         while True:
-            for photo in drop.ready():
-                try:
-                    scene = virtual_bin.scene_of(photo)
-                except SmartbinError as error:
-                    out.write("%s: skipped: %s\n" % (photo.name, error))
-                    out.flush()
-                    continue
-                _show_item(virtual_bin, virtual_bin.sort(photo, scene), out, live)
+            serve_drops(drop, virtual_bin, out, live)
             time.sleep(_POLL_SECONDS)
     except KeyboardInterrupt:
         if live:

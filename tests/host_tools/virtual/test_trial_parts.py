@@ -1,6 +1,8 @@
 """The parts of `smartbin try` that need no board: the drop folder, what the camera sees in
 the chamber, the lid's moves read from servo pulses, and the one-line refusals."""
 import fcntl
+import io
+import types
 
 import numpy as np
 import pytest
@@ -9,7 +11,8 @@ from PIL import Image
 from host_tools import contract
 from host_tools.cli import main
 from host_tools.errors import SmartbinError
-from host_tools.virtual.trial import PLAIN_CHAMBER_RGB, Chamber, DropFolder, Item, lid_motion
+from host_tools.virtual.trial import (PLAIN_CHAMBER_RGB, Chamber, DropFolder, Item,
+                                      VirtualBin, lid_motion, serve_drops)
 
 LID = {"name": "containers", "pin": 15, "closed_us": 1000, "open_us": 2000}
 
@@ -27,16 +30,18 @@ def test_a_dropped_photo_is_taken_once_after_its_copy_ended(tmp_path):
     drop = DropFolder(tmp_path / "drop", clock)
     photo = drop.folder / "can.jpg"
     photo.write_bytes(b"part")
-    (drop.folder / "notes.txt").write_text("not a photo")
     (drop.folder / ".can.jpg.part").write_bytes(b"hidden")
     assert drop.ready() == []  # first seen now
     photo.write_bytes(b"partial copy, longer")
+    (drop.folder / "notes.txt").write_text("not a photo")
     clock.now += 1
     assert drop.ready() == []  # still growing
     clock.now += 1
-    assert drop.ready() == [photo]
+    assert drop.ready() == [(photo, None), (drop.folder / "notes.txt",
+                                            "not a photo file (the bin takes jpg, jpeg, png, "
+                                            "bmp, gif, webp, tif, tiff)")]
     clock.now += 1
-    assert drop.ready() == []  # each photo once
+    assert drop.ready() == []  # each drop once
 
 
 def test_photos_already_there_go_first_in_name_order_and_a_rewritten_one_comes_again(tmp_path):
@@ -48,11 +53,65 @@ def test_photos_already_there_go_first_in_name_order_and_a_rewritten_one_comes_a
     drop = DropFolder(folder, clock)
     drop.ready()
     clock.now += 1
-    assert [p.name for p in drop.ready()] == ["a.png", "b.png"]
+    assert [p.name for p, _ in drop.ready()] == ["a.png", "b.png"]
     (folder / "a.png").write_bytes(b"another photo")
     drop.ready()
     clock.now += 1
-    assert [p.name for p in drop.ready()] == ["a.png"]
+    assert [p.name for p, _ in drop.ready()] == ["a.png"]
+
+
+class SortingBin:
+    """Stands in for the virtual bin: what it was asked to sort."""
+
+    def __init__(self):
+        self.sorted = []
+        self.scene_of = VirtualBin.scene_of
+        self.config = types.SimpleNamespace(lids=[LID])
+
+    def sort(self, photo, scene):
+        self.sorted.append(photo.name)
+        item = Item(photo)
+        item.label, item.score, item.lid = "glass", 0.9, "containers"
+        return item
+
+
+def test_every_drop_the_bin_cannot_take_gets_one_skipped_line_and_no_retry(tmp_path):
+    clock = Clock()
+    drop = DropFolder(tmp_path / "drop", clock)
+    folder = drop.folder
+    (folder / "empty.png").write_bytes(b"")  # as `: > drop/empty.png` makes it
+    (folder / "corrupt.jpg").write_bytes(b"not a jpeg")
+    (folder / "notes.txt").write_text("not a photo")
+    (folder / "album.png").mkdir()
+    (folder / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    (folder / ".hidden.png.part").write_bytes(b"")  # a copy in progress: not a drop
+    Image.new("RGB", (4, 4), (0, 200, 0)).save(folder / "good.png")
+    virtual_bin, out = SortingBin(), io.StringIO()
+    for _ in range(10):  # a while of looking: nothing comes twice
+        serve_drops(drop, virtual_bin, out)
+        clock.now += 1
+    lines = out.getvalue().splitlines()
+    skipped = sorted(line.split(": skipped: ")[0] for line in lines if ": skipped: " in line)
+    assert skipped == ["album.png", "corrupt.jpg", "empty.png", "gone.png", "notes.txt"]
+    assert "empty.png: skipped: an empty file (0 bytes)" in lines
+    assert virtual_bin.sorted == ["good.png"]
+    assert lines.count("good.png: glass 0.90 -> lid containers") == 1
+
+
+def test_an_empty_drop_that_is_then_written_is_sorted(tmp_path):
+    clock = Clock()
+    drop = DropFolder(tmp_path / "drop", clock)
+    photo = drop.folder / "late.png"
+    photo.write_bytes(b"")
+    drop.ready()
+    clock.now += 1
+    assert drop.ready() == []  # an empty file waits longer: its copy may not have begun
+    clock.now += 2
+    assert drop.ready() == [(photo, "an empty file (0 bytes)")]
+    Image.new("RGB", (4, 4)).save(photo)
+    drop.ready()
+    clock.now += 1
+    assert drop.ready() == [(photo, None)]
 
 
 def test_a_drop_folder_that_is_a_file_is_refused(tmp_path):

@@ -216,6 +216,18 @@ def _check_room(board, to_send):
                             % (free * block_size // 1024, (needed - free) * block_size // 1024))
 
 
+def warning_lines(report):
+    """What a deploy's report warns of, one terminal line each (`smartbin deploy` and
+    `smartbin try` show the same): the firmware, strapping pins, the config's problems as
+    the board's own check reads them (it blinks code 2 for them), the threshold's lids."""
+    lines = ["firmware warning: %s" % warning for warning in report["firmware_warnings"]]
+    lines += ["pin warning: %s" % warning for warning in report["pin_warnings"]]
+    lines += ["config warning: %s" % problem for problem in report["boot_problems"]]
+    if report["threshold_warning"]:
+        lines.append("threshold warning: %s" % report["threshold_warning"])
+    return lines
+
+
 # ---- command line ------------------------------------------------------------------------
 def configure(parser):
     parser.add_argument("--port", help="serial port of the board (e.g. /dev/ttyUSB0)")
@@ -250,13 +262,7 @@ def run(args):
         print("firmware: MicroPython %s with %s" % (
             ".".join(str(part) for part in facts["version"]),
             ", ".join(name for name in ("microlite", "camera", "viper") if facts.get(name))))
-        for warning in report["firmware_warnings"]:
-            print("firmware warning: %s" % warning)
-        for warning in report["pin_warnings"]:
-            print("pin warning: %s" % warning)
-        for problem in report["boot_problems"]:
-            print("config warning: %s" % problem)
-        if report["threshold_warning"]:
-            print("threshold warning: %s" % report["threshold_warning"])
+        for line in warning_lines(report):
+            print(line)
         print("the application started (no error within %g s)" % args.boot_seconds)
     return 0

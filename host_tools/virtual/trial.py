@@ -137,13 +137,16 @@ class VirtualBin:
 
     def start(self, progress=None):
         """Start the board and deploy to it; returns deploy's report."""
-        from host_tools.device.deploy import deploy
+        from host_tools.device.deploy import deploy, plan
         from host_tools.model.predict import load_model_folder
         from host_tools.power import DEFAULT_CONFIG, read_config
         from host_tools.virtual.board import VirtualBoard
 
         self.contract, _ = load_model_folder(self.model_dir)
         self.config = read_config(self.config_path or DEFAULT_CONFIG)[1]
+        # What deploy refuses (a pin clash, a model unlike its sha256) is refused before
+        # the board starts, as `smartbin deploy` refuses it before it opens the port.
+        plan(self.firmware_dir, self.model_dir, self.config_path)
         self.chamber = Chamber(self._empty_scene())
         self._lock()
         self.board = VirtualBoard(self.board_dir, inference=self.inference,
@@ -487,6 +490,7 @@ def run(args):
 
 
 def _run(args):
+    from host_tools.device.deploy import warning_lines
     from host_tools.model.predict import default_model_dir
 
     out = sys.stdout
@@ -502,6 +506,8 @@ def _run(args):
         out.write("deployed %s: %d file(s) sent, %d unchanged, %.1f s\n"
                   % (report["model"], len(report["sent"]), len(report["unchanged"]),
                      report["seconds"]))
+        for line in warning_lines(report):
+            out.write(line + "\n")
         out.write("drop photos into %s; from another terminal `smartbin monitor|pull|capture|"
                   "deploy|preview --port %s` work as on a board. Ctrl-C stops.\n"
                   % (drop.folder, virtual_bin.port))

@@ -228,3 +228,21 @@ def test_try_refuses_an_empty_chamber_photo_it_cannot_read_in_one_line(tmp_path,
     assert err.count("\n") == 1 and err.startswith("error: the empty chamber's photo: ")
     assert "empty.jpg" in err
     assert not (tmp_path / "board" / "flash").exists()  # refused before the board started
+
+
+def test_try_refuses_a_config_whose_pins_clash_as_deploy_does_before_the_board_starts(
+        tmp_path, capsys):
+    import json
+
+    from host_tools.paths import COMMITTED_DEFAULT, FIRMWARE_DIR
+
+    config = json.loads((FIRMWARE_DIR / "config.json").read_text())
+    config["lids"][1]["pin"] = 1  # the serial console's TX
+    (tmp_path / "clash.json").write_text(json.dumps(config))
+    assert main(["try", "--photos", str(tmp_path / "drop"), "--board-dir",
+                 str(tmp_path / "board"), "--model", str(COMMITTED_DEFAULT),
+                 "--config", str(tmp_path / "clash.json")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("error: ") and "GPIO1 for lid %s" % config["lids"][1]["name"] in err
+    assert not (tmp_path / "board" / "flash").exists()

@@ -255,3 +255,34 @@ def test_try_sorts_dropped_photos_as_the_bin_classifies_them_and_pull_gets_their
     assert rest[-1:] == ["stopped: the virtual bin is off"]
     assert "Traceback" not in err and "error" not in err, err
     assert board_processes(board_dir) == []
+
+
+def test_try_shows_the_warnings_deploy_shows_for_the_config_it_deploys(tmp_path):
+    from host_tools.firmware_modules import firmware_module
+
+    config = json.loads((FIRMWARE_DIR / "config.json").read_text())
+    config["class_to_lid"]["glass"] = "nolid"  # valid JSON; the board's own check objects
+    (tmp_path / "badlid.json").write_text(json.dumps(config))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "host_tools", "try", "--photos", "drop", "--board-dir", "board",
+         "--model", str(MODEL), "--config", "badlid.json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(tmp_path))
+    try:
+        lines = lines_of(process)
+        next_line(lines, "deployed ")
+        shown = []
+        while not (line := next_line(lines)).startswith("drop photos into"):
+            shown.append(line)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        finally:
+            process.kill()
+    assert "config warning: class_to_lid.glass: no lid named nolid" in shown
+    pins = firmware_module("config").validate(config).pin_warnings
+    assert pins and [line for line in shown if line.startswith("pin warning: ")] == [
+        "pin warning: %s" % warning for warning in pins]
+    assert all(line.split(": ", 1)[0] in ("firmware warning", "pin warning", "config warning",
+                                          "threshold warning") for line in shown), shown
+    assert process.returncode == 0

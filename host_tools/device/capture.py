@@ -48,6 +48,17 @@ def _check_request(label, count):
         raise SmartbinError("-n must be between 1 and 500 photos")
 
 
+def _new_photo_path(class_dir, stamp, number, sha):
+    """capture-TIME-NUMBER-SHA.png under a name no file in the class folder has yet: two
+    identical frames (a still scene) are two photos, and a capture started within the same
+    second as the last one adds to it rather than overwriting it."""
+    while True:
+        path = class_dir / ("capture-%s-%03d-%s.png" % (stamp, number, sha[:12]))
+        if not path.exists():
+            return path
+        number += 1
+
+
 def capture(port, label, count, data_dir, progress=None, board=None):
     """Take `count` photos on the board; return the list of PNG paths written."""
     _check_request(label, count)
@@ -77,7 +88,7 @@ def capture(port, label, count, data_dir, progress=None, board=None):
                 raw, sha = fetch_verified(board, raw_path, files["raw"])
                 meta = {"width": width, "height": height,
                         "format": "GRAY" if grayscale else "RGB565"}
-                png_path = class_dir / ("capture-%s-%s.png" % (stamp, sha[:12]))
+                png_path = _new_photo_path(class_dir, stamp, len(written) + 1, sha)
                 atomic.write_bytes(png_path, png_bytes(frame_to_image(raw, meta)))
                 written.append(png_path)
                 if "json" in files:

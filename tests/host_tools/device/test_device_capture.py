@@ -28,6 +28,26 @@ def test_capture_saves_the_sensor_frames_as_png_in_the_class_folder(board, deplo
     assert list((board.flash_dir / "capture").iterdir()) == []  # nothing left on the board
 
 
+def test_identical_frames_are_as_many_photos_as_were_asked_for(board, deployed, tmp_path,
+                                                               capsys):
+    still = np.full((96, 96, 3), (40, 120, 200), dtype=np.uint8)  # a still scene
+    (board.frames_dir / "still.raw").write_bytes(contract.rgb888_to_rgb565(still))
+    data = tmp_path / "data"
+    try:
+        assert main(["capture", "--port", board.port, "--label", "glass", "-n", "3",
+                     "--data", str(data)]) == 0
+        saved = sorted((data / "glass").iterdir())
+        assert len(saved) == 3 and len({path.read_bytes() for path in saved}) == 1
+        assert "3 photo(s) saved" in capsys.readouterr().out
+        # a second capture, likely within the same second, adds to the first
+        written = capture(board.port, "glass", 2, data)
+    finally:
+        for path in board.frames_dir.iterdir():
+            path.unlink()
+    assert len(set(written)) == 2 and not set(written) & set(saved)
+    assert sorted((data / "glass").iterdir()) == sorted(saved + written)
+
+
 def test_capture_rejects_a_class_name_that_is_not_a_folder_name(board, tmp_path):
     with pytest.raises(SmartbinError, match="class name"):
         capture(board.port, "a/b", 1, tmp_path)

@@ -246,3 +246,20 @@ def test_try_refuses_a_config_whose_pins_clash_as_deploy_does_before_the_board_s
     assert err.count("\n") == 1
     assert err.startswith("error: ") and "GPIO1 for lid %s" % config["lids"][1]["name"] in err
     assert not (tmp_path / "board" / "flash").exists()
+
+
+def test_the_sample_output_in_docs_try_md_is_what_a_first_try_prints():
+    import json
+    import re
+
+    from host_tools.device.deploy import plan
+    from host_tools.firmware_modules import firmware_module
+    from host_tools.paths import COMMITTED_DEFAULT, FIRMWARE_DIR, REPO_ROOT
+
+    sample = (REPO_ROOT / "docs" / "try.md").read_text()
+    sent = re.search(r"^deployed models/default: (\d+) file\(s\) sent, 0 unchanged", sample,
+                     re.MULTILINE)
+    assert sent and int(sent.group(1)) == len(plan(FIRMWARE_DIR, COMMITTED_DEFAULT))
+    config = json.loads((FIRMWARE_DIR / "config.json").read_text())
+    pins = firmware_module("config").validate(config).pin_warnings
+    assert re.findall(r"^pin warning: (.*)$", sample, re.MULTILINE) == list(pins)

@@ -7,6 +7,7 @@ first act would be closing every lid to the closed_us being calibrated; the next
 the RST button or, after HOST_WATCHDOG_MS, the watchdog starts the application again.
 """
 from host_tools.errors import SmartbinError
+from host_tools.option_numbers import above_zero
 from host_tools.firmware_modules import firmware_module
 from host_tools.device.transport import HOST_WATCHDOG_MS, Board, check_port
 
@@ -55,7 +56,7 @@ def configure(parser):
     low, high = pulse_range()
     parser.add_argument("--port", help="serial port of the board (e.g. /dev/ttyUSB0)")
     parser.add_argument("--lid", required=True, help="lid name as in config.json (e.g. paper)")
-    parser.add_argument("--us", type=int, required=True,
+    parser.add_argument("--us", type=above_zero(int), required=True,
                         help="pulse width in microseconds, %d..%d" % (low, high))
 
 

@@ -185,8 +185,6 @@ def _stop_on_ctrl_c(stop):
 
 
 def run(args):
-    if args.baud <= 0:
-        raise SmartbinError("--baud must be a positive number, e.g. 115200")
     check_port(args.port)
     stop = threading.Event()
 

@@ -7,7 +7,6 @@ first act would be closing every lid to the closed_us being calibrated; the next
 the RST button or, after HOST_WATCHDOG_MS, the watchdog starts the application again.
 """
 from host_tools.errors import SmartbinError
-from host_tools.option_numbers import above_zero
 from host_tools.firmware_modules import firmware_module
 from host_tools.device.transport import HOST_WATCHDOG_MS, Board, check_port
 
@@ -23,6 +22,15 @@ def check_pulse(us):
         raise SmartbinError("pulse width %s us is outside the safe range %d..%d us (1000 to "
                             "2000 suits most hobby servos; step by 50)" % (us, low, high))
     return us
+
+
+def _pulse_width_option(text):
+    # Any wrong --us, "-5" or "soon", gets the safe range as its answer.
+    try:
+        us = int(text)
+    except ValueError:
+        us = text
+    return check_pulse(us)
 
 
 def load_application(board):
@@ -56,7 +64,7 @@ def configure(parser):
     low, high = pulse_range()
     parser.add_argument("--port", help="serial port of the board (e.g. /dev/ttyUSB0)")
     parser.add_argument("--lid", required=True, help="lid name as in config.json (e.g. paper)")
-    parser.add_argument("--us", type=above_zero(int), required=True,
+    parser.add_argument("--us", type=_pulse_width_option, required=True,
                         help="pulse width in microseconds, %d..%d" % (low, high))
 
 

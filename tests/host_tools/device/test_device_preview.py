@@ -586,8 +586,7 @@ def test_preview_without_a_port_or_with_a_bad_baud_is_one_line(capsys):
     assert main(["preview"]) == 1
     assert "no serial port given" in capsys.readouterr().err
     assert main(["preview", "--port", "/dev/null", "--baud", "0"]) == 1
-    assert capsys.readouterr().err.strip() == ("error: --baud must be a positive number, "
-                                              "e.g. 115200")
+    assert capsys.readouterr().err.strip() == "error: --baud must be a whole number above 0, not 0"
 
 
 def test_a_second_ctrl_c_mid_frame_still_hands_the_bin_back():

@@ -11,7 +11,7 @@ import importlib
 import os
 import sys
 
-from host_tools import __version__
+from host_tools import __version__, option_numbers
 from host_tools.errors import SmartbinError
 
 # name -> (module implementing it, one-line help). The table is the whole CLI.
@@ -55,6 +55,7 @@ def _build_parser(chosen):
         sub.set_defaults(_module_name=module_name)
         if name == chosen:
             importlib.import_module(module_name).configure(sub)
+            option_numbers.check_numbers(sub)
     return parser
 
 

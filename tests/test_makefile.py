@@ -101,3 +101,20 @@ def test_each_model_step_is_a_file_redone_only_when_its_inputs_change(tmp_path):
     # So is another training option.
     assert _make_steps(tmp_path, "train", "DATA=photos", "DRINKING_WASTE=",
                        "TRAIN_ARGS=--epochs 3") == ["data check", "data split", "train"]
+
+
+def _phony_targets():
+    text = (REPO / "Makefile").read_text().replace("\\\n", " ")
+    line = next(line for line in text.splitlines() if line.startswith(".PHONY:"))
+    return set(line.split(":", 1)[1].split())
+
+
+def test_make_help_lists_every_user_facing_target():
+    result = subprocess.run(["make", "--no-print-directory", "help"], cwd=REPO,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    listed = {line.split()[1] for line in result.stdout.splitlines() if line.startswith("make ")}
+    targets = _phony_targets()
+    assert {"venv", "node", "browser", "train", "try", "preview", "clean"} <= targets
+    assert targets - listed == set()
+    assert listed - targets == set()  # nothing listed that make does not know

@@ -5,6 +5,7 @@ import json
 import sys
 
 from host_tools.errors import SmartbinError
+from host_tools.option_numbers import above_zero
 from host_tools.progress import ProgressBars
 
 
@@ -43,12 +44,12 @@ def configure(parser):
                       help="a folder of <class>/urls.txt files, or one urls.txt with --label")
     urls.add_argument("--dest", required=True, help="data folder to add the photos to")
     urls.add_argument("--label", help="class of the photos when SRC is a single urls.txt")
-    urls.add_argument("--workers", type=int, default=8, help="parallel downloads (default: 8)")
-    urls.add_argument("--timeout", type=float, default=15.0,
+    urls.add_argument("--workers", type=above_zero(int), default=8, help="parallel downloads (default: 8)")
+    urls.add_argument("--timeout", type=above_zero(float), default=15.0,
                       help="seconds before a silent server is given up (default: 15)")
     urls.add_argument("--retries", type=int, default=2,
                       help="extra attempts after a network error (default: 2)")
-    urls.add_argument("--max-mb", type=float, default=20.0,
+    urls.add_argument("--max-mb", type=above_zero(float), default=20.0,
                       help="largest file to accept, in MB (default: 20)")
     urls.add_argument("--json", action="store_true", help="print the result as JSON")
 

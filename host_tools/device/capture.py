@@ -11,6 +11,7 @@ from pathlib import Path
 
 from host_tools import atomic
 from host_tools.errors import SmartbinError
+from host_tools.option_numbers import above_zero
 from host_tools.device.pull import board_pairs, fetch_verified, frame_to_image, png_bytes
 from host_tools.device.transport import Board, check_port
 
@@ -106,7 +107,7 @@ def capture(port, label, count, data_dir, progress=None, board=None):
 def configure(parser):
     parser.add_argument("--port", help="serial port of the board (e.g. /dev/ttyUSB0)")
     parser.add_argument("--label", required=True, help="class folder to save into (e.g. battery)")
-    parser.add_argument("-n", type=int, default=10, help="number of photos (default: %(default)s)")
+    parser.add_argument("-n", type=above_zero(int), default=10, help="number of photos (default: %(default)s)")
     parser.add_argument("--data", default="data/captured",
                         help="dataset folder of class folders (default: %(default)s)")
 

@@ -17,6 +17,7 @@ from host_tools import contract
 
 from host_tools.model import model_choice, sorting
 from host_tools.errors import SmartbinError
+from host_tools.option_numbers import above_zero
 from host_tools.paths import FIRMWARE_DIR
 from host_tools.firmware_modules import firmware_module, pin_warnings
 from host_tools.device import firmware_check, flash_space
@@ -240,7 +241,7 @@ def configure(parser):
                         help="firmware folder with main.py and smartbin/ (default: %(default)s)")
     parser.add_argument("--mpy", action="store_true",
                         help="precompile the application with mpy-cross (less RAM on the board)")
-    parser.add_argument("--boot-seconds", type=float, default=5.0,
+    parser.add_argument("--boot-seconds", type=above_zero(float), default=5.0,
                         help="how long to watch the board start after the copy")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 

@@ -13,6 +13,7 @@ import struct
 from pathlib import Path
 
 from host_tools.errors import SmartbinError
+from host_tools.option_numbers import above_zero
 from host_tools.device.transport import check_port
 
 ESP32_IMAGE_OFFSET = 0x1000
@@ -145,7 +146,7 @@ def configure(parser):
     parser.add_argument("--port", help="serial port of the board (e.g. /dev/ttyUSB0)")
     parser.add_argument("firmware", metavar="FIRMWARE.bin",
                         help="MicroPython image for the ESP32 (make firmware, or micropython.org)")
-    parser.add_argument("--baud", type=int, default=DEFAULT_BAUD,
+    parser.add_argument("--baud", type=above_zero(int), default=DEFAULT_BAUD,
                         help="upload speed (default: %(default)s; try 115200 if it fails)")
     parser.add_argument("--no-erase", action="store_true",
                         help="keep the rest of the flash (the files on the board survive)")

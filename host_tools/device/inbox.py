@@ -13,8 +13,7 @@ from pathlib import Path
 from host_tools import atomic
 from host_tools.errors import SmartbinError
 from host_tools.device.capture import check_label
-
-FILED_DIR = "filed"
+from host_tools.device.pull import FILED_DIR
 # What the bin logs as the label of an item it could not classify (smartbin/cycle.py).
 NO_PREDICTION = "unknown"
 

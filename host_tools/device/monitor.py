@@ -9,6 +9,7 @@ import sys
 import time
 
 from host_tools.device.transport import Board
+from host_tools.option_numbers import above_zero
 
 ERRORS_LOG = "/errors.log"
 # MicroPython on the ESP32 counts from 2000-01-01; the Unix epoch is 946684800 s earlier.
@@ -54,7 +55,7 @@ def read_errors(port, board=None):
 # ---- command line ------------------------------------------------------------------------
 def configure(parser):
     parser.add_argument("--port", help="serial port of the board (e.g. /dev/ttyUSB0)")
-    parser.add_argument("--seconds", type=float, default=None,
+    parser.add_argument("--seconds", type=above_zero(float), default=None,
                         help="stop watching after this long (default: until Ctrl-C)")
     parser.add_argument("--errors-only", action="store_true",
                         help="show the error log and stop; the application is not restarted")

@@ -19,6 +19,7 @@ import threading
 from pathlib import Path
 
 from host_tools.errors import SmartbinError
+from host_tools.option_numbers import above_zero
 from host_tools.device import preview_board, preview_frame
 from host_tools.device.preview_page import PageServer, PreviewState
 from host_tools.device.transport import Board, check_port
@@ -169,7 +170,7 @@ def configure(parser):
                              "models/default, whichever the board runs)")
     parser.add_argument("--no-browser", action="store_true",
                         help="only print the page's address; do not open a browser")
-    parser.add_argument("--baud", type=int, default=115200,
+    parser.add_argument("--baud", type=above_zero(int), default=115200,
                         help="serial baud rate of the board's REPL (default: %(default)s)")
 
 
@@ -184,8 +185,6 @@ def _stop_on_ctrl_c(stop):
 
 
 def run(args):
-    if args.baud <= 0:
-        raise SmartbinError("--baud must be a positive number, e.g. 115200")
     check_port(args.port)
     stop = threading.Event()
 

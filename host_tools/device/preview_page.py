@@ -106,15 +106,28 @@ def _handler(state):
                 self._json(404, {"error": "no such page"})
                 return
             try:
-                length = int(self.headers.get("Content-Length") or 0)
-                if not 0 < length <= MAX_SETTINGS_BYTES:
-                    raise SmartbinError("settings must be a small JSON object")
-                request = json.loads(self.rfile.read(length))
-                self._json(200, state.change(request))
-            except (ValueError, SmartbinError) as error:
+                self._json(200, state.change(_settings_request(self.headers, self.rfile)))
+            except SmartbinError as error:
                 self._json(400, {"error": str(error)})
 
     return Handler
+
+
+def _settings_request(headers, body):
+    """The JSON of a POST /settings; SmartbinError, in words for the page, when the body
+    is no JSON at all (the parser's own "Expecting value: line 1 column 1" says nothing)."""
+    try:
+        length = int(headers.get("Content-Length") or 0)
+    except ValueError:
+        length = -1
+    if not 0 < length <= MAX_SETTINGS_BYTES:
+        raise SmartbinError("settings must be a small JSON object (at most %d bytes), e.g. "
+                            '{"flash": true}' % MAX_SETTINGS_BYTES)
+    try:
+        return json.loads(body.read(length))
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deep
+        raise SmartbinError('settings must be a JSON object, e.g. {"flash": true} or '
+                            '{"frame_size": "96x96"}') from None
 
 
 class PageServer:

@@ -5,7 +5,9 @@ the bin decided; see firmware/smartbin/debug_store.py). Each pair is copied, che
 against the board's size and sha256, converted to PNG, and written atomically as
 `<inbox>/<NNNNNN>-<sha12>.{raw,json,png}` (the sha keeps names unique when the board's
 numbering starts again). Only with --move, and only after all three local files are on
-disk, is the pair deleted on the board. A second run skips what is already here.
+disk, is the pair deleted on the board. A second run skips what is already here, in the
+inbox or in the inbox's filed/ folder where `smartbin inbox` moves what it filed (same
+name, same sha256): a filed frame is never pulled again.
 """
 import hashlib
 import json
@@ -16,6 +18,8 @@ from host_tools.errors import SmartbinError
 from host_tools.device.transport import Board, check_port
 
 BOARD_DEBUG_DIR = "/debug"
+# Where `smartbin inbox` moves the entries it filed, inside the inbox.
+FILED_DIR = "filed"
 
 
 def frame_to_image(raw, meta, fallback_contract=None):
@@ -79,8 +83,9 @@ def pull(port, dest, move=False, model_dir=None, progress=None, board=None,
     fallback = contract.load(model_dir) if model_dir else None
     own_board = board is None
     board = board or Board(port)
+    # "skipped": already here; "filed": those of them already filed by `smartbin inbox`
     report = {"port": board.port, "dest": str(dest), "pulled": [], "skipped": [],
-              "deleted": [], "bytes": 0, "warnings": []}
+              "filed": [], "deleted": [], "bytes": 0, "warnings": []}
     try:
         pairs = board_pairs(board, folder)
         stems = sorted(stem for stem, files in pairs.items() if "raw" in files)
@@ -93,8 +98,12 @@ def pull(port, dest, move=False, model_dir=None, progress=None, board=None,
                 continue
             local_stem = "%s-%s" % (stem, raw_sha[:12])
             local = {ext: dest / ("%s.%s" % (local_stem, ext)) for ext in ("raw", "json", "png")}
+            filed = {ext: dest / FILED_DIR / path.name for ext, path in local.items()}
             if _already_here(local, raw_sha):
                 report["skipped"].append(local_stem)
+            elif _already_here(filed, raw_sha):
+                report["skipped"].append(local_stem)
+                report["filed"].append(local_stem)
             else:
                 raw, _ = fetch_verified(board, raw_path, files["raw"], raw_sha)
                 meta_bytes = b"{}"
@@ -176,9 +185,10 @@ def run(args):
     else:
         for warning in report["warnings"]:
             print("warning: " + warning)
-        print("%d frame(s) pulled into %s, %d already here, %d deleted on the board"
+        print("%d frame(s) pulled into %s, %d skipped as already pulled (%d of them filed), "
+              "%d deleted on the board"
               % (len(report["pulled"]), report["dest"], len(report["skipped"]),
-                 len(report["deleted"])))
+                 len(report["filed"]), len(report["deleted"])))
         if report["pulled"]:
             print("file them into class folders: smartbin inbox --inbox %s --data DIR"
                   % report["dest"])

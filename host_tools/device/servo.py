@@ -24,6 +24,15 @@ def check_pulse(us):
     return us
 
 
+def _pulse_width_option(text):
+    # Any wrong --us, "-5" or "soon", gets the safe range as its answer.
+    try:
+        us = int(text)
+    except ValueError:
+        us = text
+    return check_pulse(us)
+
+
 def load_application(board):
     """Import the board-side steps; a clear error when the application is not there."""
     answer = board.exec("try:\n from smartbin import selftest as _selftest\n print(1)\n"
@@ -55,7 +64,7 @@ def configure(parser):
     low, high = pulse_range()
     parser.add_argument("--port", help="serial port of the board (e.g. /dev/ttyUSB0)")
     parser.add_argument("--lid", required=True, help="lid name as in config.json (e.g. paper)")
-    parser.add_argument("--us", type=int, required=True,
+    parser.add_argument("--us", type=_pulse_width_option, required=True,
                         help="pulse width in microseconds, %d..%d" % (low, high))
 
 

@@ -70,6 +70,24 @@ def check_port(port):
         raise SmartbinError(
             "permission denied on %s: add yourself to the 'dialout' group "
             "(sudo usermod -aG dialout $USER), then log out and in again" % port)
+    if not _is_terminal(port):
+        raise SmartbinError("%s is a device but not a serial port: give the board's port "
+                            "(e.g. /dev/ttyUSB0; `python -m serial.tools.list_ports` lists "
+                            "them)" % port)
+
+
+def _is_terminal(port):
+    """False for a character device that is no terminal (/dev/null, /dev/zero), whose
+    failed serial set-up pyserial would report as a port another program holds."""
+    try:
+        # Non-blocking and no controlling terminal: the check neither waits nor takes it.
+        descriptor = os.open(port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError:
+        return True  # busy or gone: opening it for real says what is wrong
+    try:
+        return os.isatty(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 class Board:

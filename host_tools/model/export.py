@@ -36,6 +36,7 @@ from host_tools import atomic, contract
 from host_tools.model import backbones, calibration, sorting, tflm
 from host_tools.model import train as training
 from host_tools.errors import SmartbinError
+from host_tools.option_numbers import above_zero
 from host_tools.progress import ProgressBars
 
 TFLITE_FILE = "model.tflite"
@@ -444,7 +445,7 @@ def configure(parser):
                              "float (default %(default)s)")
     parser.add_argument("--gate-subset", choices=("val", "test"), default="test",
                         help="split on which float and int8 accuracy are compared")
-    parser.add_argument("--calibration-images", type=int, default=DEFAULT_CALIBRATION_IMAGES)
+    parser.add_argument("--calibration-images", type=above_zero(int), default=DEFAULT_CALIBRATION_IMAGES)
     parser.add_argument("--c-name", default="smartbin_model",
                         help="C identifier of the array in model.h")
     parser.add_argument("--calibrate-on", metavar="DIR", action="append", default=None,

@@ -14,6 +14,7 @@ input, which `smartbin export` reads).
 """
 import dataclasses
 import json
+import math
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,7 @@ from host_tools import atomic, contract
 from host_tools.model import backbones
 from host_tools.data.images import file_sha256
 from host_tools.errors import SmartbinError
+from host_tools.option_numbers import above_zero
 from host_tools.progress import ProgressBars
 
 MODEL_FILE = "model.keras"
@@ -118,6 +120,13 @@ class TrainOptions:
             raise SmartbinError("learning-rate schedule must be constant or cosine")
         if self.batch_size < 1:
             raise SmartbinError("batch size must be at least 1")
+        if not (self.head_learning_rate > 0 and self.finetune_learning_rate > 0) or \
+                not math.isfinite(self.head_learning_rate + self.finetune_learning_rate):
+            raise SmartbinError("learning rates must be numbers above 0")
+        if not (0 <= self.dropout < 1 and 0 <= self.label_smoothing < 1):
+            raise SmartbinError("dropout and label smoothing must be shares from 0 to below 1")
+        if self.patience < 0:
+            raise SmartbinError("patience must be 0 (off) or more epochs")
         if not 0 <= self.augment <= 3:
             raise SmartbinError("augment strength must be between 0 and 3")
         if not 0 <= self.colour_drop <= 1:
@@ -532,9 +541,9 @@ def configure(parser):
     parser.add_argument("--split", required=True, help="split manifest (smartbin data split)")
     parser.add_argument("--out", required=True, help="output folder (e.g. build/train)")
     parser.add_argument("--backbone", choices=backbones.BACKBONES, default=defaults.backbone)
-    parser.add_argument("--alpha", type=float, default=defaults.alpha,
+    parser.add_argument("--alpha", type=above_zero(float), default=defaults.alpha,
                         help="MobileNetV1 width multiplier (0.25, 0.5, 0.75, 1.0)")
-    parser.add_argument("--input-size", type=int, default=defaults.input_size,
+    parser.add_argument("--input-size", type=above_zero(int), default=defaults.input_size,
                         help="square input side in pixels (default %(default)s)")
     parser.add_argument("--colour", choices=tuple(contract.COLOUR_ORDERS),
                         default=defaults.colour)
@@ -547,12 +556,13 @@ def configure(parser):
     parser.add_argument("--epochs", "--finetune-epochs", dest="finetune_epochs", type=int,
                         default=defaults.finetune_epochs,
                         help="fine-tuning epochs (all epochs for --backbone scratch)")
-    parser.add_argument("--head-lr", type=float, default=defaults.head_learning_rate)
-    parser.add_argument("--finetune-lr", type=float, default=defaults.finetune_learning_rate)
+    parser.add_argument("--head-lr", type=above_zero(float), default=defaults.head_learning_rate)
+    parser.add_argument("--finetune-lr", type=above_zero(float),
+                        default=defaults.finetune_learning_rate)
     parser.add_argument("--lr-schedule", choices=("constant", "cosine"),
                         default=defaults.lr_schedule,
                         help="learning rate over each phase (default %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--batch-size", type=above_zero(int), default=defaults.batch_size)
     parser.add_argument("--augment", type=float, default=defaults.augment,
                         help="augmentation strength, 0 = off (default %(default)s)")
     parser.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing)

@@ -470,3 +470,34 @@ def test_an_item_without_a_model_prints_unknown_and_the_general_lid(make_bin, ca
     smart_bin.run()
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("item ")]
     assert len(lines) == 1 and lines[0].startswith("item unknown 0.00 -> lid general (look ")
+
+
+def test_with_the_default_model_and_config_the_debug_store_keeps_what_the_docs_say(make_bin):
+    import re as regex
+
+    from .helpers import FIRMWARE, REPO_ROOT
+
+    contract = json.loads((REPO_ROOT / "models" / "default" / "model.json").read_text())
+    frame_pixels = contract["isolate"]["frame_width"] * contract["isolate"]["frame_height"]
+    config = json.loads((FIRMWARE / "config.json").read_text())["debug"]
+    items = config["max_frames"]
+    frames = [frame_for_class(n % len(LABELS), pixels=frame_pixels) for n in range(items)]
+    smart_bin = make_bin(flash_with(contract=contract), frames=frames, wakes=["sensor"] * items)
+    smart_bin.run(wakes=items)
+    raw = sorted(name for name in smart_bin.storage.files if name.startswith("/debug/")
+                 and name.endswith(".raw"))
+    frame_bytes = len(smart_bin.storage.files[raw[0]])
+    kept_bytes = sum(len(data) for name, data in smart_bin.storage.files.items()
+                     if name.startswith("/debug/"))
+    assert smart_bin.counts()["items"] == items
+    assert kept_bytes <= config["max_bytes"] and len(raw) < config["max_frames"]
+    assert raw[-1] == "/debug/%06d.raw" % (items - 1)  # the newest kept, the oldest gone
+    docs = " ".join((REPO_ROOT / "docs" / "config.md").read_text().split())
+    stated = regex.search(r"(\d+)x(\d+) RGB565 frames of ([\d,]+) bytes each, so the default "
+                          r"`max_bytes` of (\d+) keeps the last (\d+) frames", docs)
+    assert stated, "docs/config.md no longer states what the default debug store keeps"
+    width, height, each, budget, kept = stated.groups()
+    assert (int(width), int(height)) == (contract["isolate"]["frame_width"],
+                                         contract["isolate"]["frame_height"])
+    assert int(each.replace(",", "")) == frame_bytes == frame_pixels * 2
+    assert int(budget) == config["max_bytes"] and int(kept) == len(raw)

@@ -40,6 +40,15 @@ def test_a_port_that_is_a_file_or_a_folder_is_named_as_not_a_serial_port(
     _one_line_error(capsys, "is a %s, not a serial port" % kind)
 
 
+@pytest.mark.parametrize("command", [["deploy"], ["pull"], ["monitor"], ["selftest"],
+                                     ["capture", "--label", "glass"], ["preview"],
+                                     ["servo", "--lid", "paper", "--us", "1500"]])
+def test_a_device_that_is_no_serial_port_is_named_as_such(capsys, command):
+    assert main(command + ["--port", os.devnull]) == 1
+    line = _one_line_error(capsys, "/dev/null is a device but not a serial port")
+    assert "another program" not in line
+
+
 # ---- output paths: a folder where a file goes, a file where a folder goes ----------------
 def test_a_folder_given_as_an_output_file_is_refused_and_kept(tmp_path, capsys):
     data = make_dataset(tmp_path / "data", {"glass": 10, "paper": 10})

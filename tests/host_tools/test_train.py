@@ -77,6 +77,12 @@ def test_class_weights_favour_the_small_class():
     ("input_size", 8, "input size"),
     ("finetune_epochs", 0, "epochs"),
     ("alpha", 0.3, "alpha"),
+    ("head_learning_rate", 0.0, "learning rates"),
+    ("finetune_learning_rate", float("nan"), "learning rates"),
+    ("finetune_learning_rate", float("inf"), "learning rates"),
+    ("dropout", 1.0, "dropout"),
+    ("label_smoothing", float("nan"), "label smoothing"),
+    ("patience", -1, "patience"),
 ])
 def test_bad_training_options_are_refused(field, value, message):
     options = train.TrainOptions(head_epochs=0, **{field: value})

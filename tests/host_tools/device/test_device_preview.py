@@ -575,7 +575,11 @@ def test_the_server_answers_only_on_localhost_with_its_page_state_and_pictures()
                                                                       "frame_size": "96x96"}
         with pytest.raises(urllib.error.HTTPError):
             _get(url + "camera.png")  # no frame yet
-        assert _post(url + "settings", b"not json")[0] == 400
+        for body in (b"not json", b"", b"\xff\xfe", b"[" * 100000, b"{" + b" " * 2000 + b"}"):
+            status, answer = _post(url + "settings", body)
+            assert status == 400 and answer["error"].startswith("settings must be a "), answer
+            assert "JSON object" in answer["error"] and "line 1" not in answer["error"]
+        assert json.loads(_get(url + "state.json")[1])["settings"]["flash"] is True
         state.publish({"label": "glass"}, {"camera": b"PNG"})
         assert _get(url + "camera.png") == (200, b"PNG")
         assert json.loads(_get(url + "state.json")[1])["seq"] == 1
@@ -586,8 +590,7 @@ def test_preview_without_a_port_or_with_a_bad_baud_is_one_line(capsys):
     assert main(["preview"]) == 1
     assert "no serial port given" in capsys.readouterr().err
     assert main(["preview", "--port", "/dev/null", "--baud", "0"]) == 1
-    assert capsys.readouterr().err.strip() == ("error: --baud must be a positive number, "
-                                              "e.g. 115200")
+    assert capsys.readouterr().err.strip() == "error: --baud must be a whole number above 0, not 0"
 
 
 def test_a_second_ctrl_c_mid_frame_still_hands_the_bin_back():

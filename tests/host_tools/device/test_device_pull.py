@@ -66,6 +66,26 @@ def test_second_pull_skips_what_is_already_verified_here(board, empty_debug, tmp
     assert len(report["skipped"]) == 2 and len(report["pulled"]) == 1
 
 
+def test_pull_skips_frames_the_inbox_has_filed_and_says_how_many(
+        board, empty_debug, tmp_path, capsys):
+    put_debug_frames(board, 3, label="metal")
+    inbox = tmp_path / "inbox"
+    pull(board.port, inbox)
+    first, second, third = [stem for stem, _, _ in entries(inbox)]
+    file_inbox(inbox, tmp_path / "data", label="metal", names=[first, second])
+    damaged = inbox / "filed" / (second + ".raw")
+    damaged.write_bytes(b"\x00" + damaged.read_bytes()[1:])  # same name, other bytes
+    assert main(["pull", "--port", board.port, "--dest", str(inbox)]) == 0
+    assert capsys.readouterr().out.splitlines()[-2] == (
+        "1 frame(s) pulled into %s, 2 skipped as already pulled (1 of them filed), "
+        "0 deleted on the board" % inbox)
+    assert [stem for stem, _, _ in entries(inbox)] == [second, third]
+    assert not (inbox / (first + ".png")).exists()
+    report = pull(board.port, inbox, move=True)
+    assert report["pulled"] == [] and report["filed"] == [first]
+    assert len(report["deleted"]) == 3  # a filed frame is safely here too
+
+
 def test_move_deletes_on_the_board_only_what_is_safely_here(board, empty_debug, tmp_path):
     put_debug_frames(board, 3)
     report = pull(board.port, tmp_path / "inbox", move=True)

@@ -80,7 +80,7 @@ def test_servo_names_the_boards_lids_when_the_lid_is_unknown(board, deployed):
         move_lid(board.port, "lid9", 1500)
 
 
-@pytest.mark.parametrize("us", ["3000", "499", "-5"])
+@pytest.mark.parametrize("us", ["3000", "499", "-5", "nan", "1500.5"])
 def test_servo_refuses_an_unsafe_pulse_width_in_one_line_before_looking_for_the_board(
         us, capsys):
     assert main(["servo", "--port", "/dev/ttyNOPE0", "--lid", "paper", "--us", us]) == 1

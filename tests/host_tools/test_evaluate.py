@@ -131,6 +131,6 @@ def test_evaluate_help_says_where_the_committed_defaults_report_goes(capsys):
 
     assert cli.main(["evaluate", "--help"]) == 0
     help_text = " ".join(capsys.readouterr().out.split())
-    out_help = help_text.split("--out OUT", 1)[1].split("--history", 1)[0]
+    out_help = help_text.split("--out OUT folder", 1)[1].split("--history HISTORY", 1)[0]
     assert "the model folder" in out_help and "models/default" in out_help
     assert DEFAULT_REPORT_DIR.as_posix() in out_help

@@ -123,13 +123,13 @@ def isolation_line(isolated):
 
 
 def predict_images(model_dir, image_paths, progress=None, threshold=None,
-                   bin_config_path=None, empty=None):
+                   bin_config_path=None, empty=None, isolate=False):
     """Label, confidence and lid of each photo: a list of {"file", "label", "confidence",
     "lid", "threshold", "scores": {label: score}, "isolated": `bin_inputs`' facts or None},
     in the order given.
 
     Photos are scored as `evaluate` scores them (`bin_inputs`, isolated against `empty`
-    when the model isolates). The lid follows the firmware's rule for the lids of the bin
+    when the model isolates, or with `isolate` by the default settings). The lid follows the firmware's rule for the lids of the bin
     config at `bin_config_path` (None: one lid per recycling class) at `threshold`, else
     the config's decide.threshold, else the model's recommended one."""
     from host_tools.model import sorting
@@ -146,7 +146,7 @@ def predict_images(model_dir, image_paths, progress=None, threshold=None,
     model_contract, model_bytes = load_model_folder(model_dir)
     labels = model_contract["labels"]
     inputs, isolated = bin_inputs([Path(p) for p in image_paths], model_contract, empty,
-                           progress=progress)
+                                  progress=progress, isolate=isolate)
     _, scores = run_int8(model_contract, model_bytes, inputs, progress)
     if threshold is None and bin_config is not None:
         threshold = bin_config.threshold
@@ -209,6 +209,8 @@ def configure(parser):
                              "as each photo) to isolate the item against, as the bin does "
                              "with a model.json \"isolate\" block; without it the photo is "
                              "scored whole")
+    parser.add_argument("--isolate", action="store_true",
+                        help="isolate with the default settings even if model.json has none")
     parser.add_argument("--contact-sheet", metavar="PNG", help="also write a captioned grid")
     parser.add_argument("--json", action="store_true", help="print JSON for machines")
 
@@ -223,7 +225,7 @@ def run(args):
     model_dir = args.model or default_model_dir()
     with ProgressBars() as bars:  # many photos take a while; stdout keeps the --json
         results = predict_images(model_dir, args.images, bars, args.threshold,
-                                 args.config or DEFAULT_CONFIG, args.empty)
+                                 args.config or DEFAULT_CONFIG, args.empty, args.isolate)
     if args.contact_sheet:
         write_contact_sheet(results, args.contact_sheet)
     if args.json:

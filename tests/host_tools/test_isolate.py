@@ -253,3 +253,14 @@ def test_predict_scores_a_fine_grained_photo_by_the_bins_nearest_resize(tmp_path
     result = predict.predict_images(isolating_model, [photo])[0]
     assert [result["scores"][label] for label in model_contract["labels"]] == \
         [round(float(score), 4) for score in bin_scores]
+
+
+def test_predict_tries_the_default_settings_on_any_model_as_evaluate_does(
+        scenes, tiny_int8_model, capsys):
+    photos, empty = scenes
+    photo = photos / "paper" / "paper2.png"
+    assert main(["predict", "--model", str(tiny_int8_model), str(photo), "--isolate",
+                 "--empty", str(empty / "paper" / "paper2.png"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)[0]
+    assert result["isolated"]["found"] == 1.0
+    assert result["isolated"]["settings"] == isolate.DEFAULT_SETTINGS

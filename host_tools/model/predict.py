@@ -129,9 +129,10 @@ def predict_images(model_dir, image_paths, progress=None, threshold=None,
     in the order given.
 
     Photos are scored as `evaluate` scores them (`bin_inputs`, isolated against `empty`
-    when the model isolates, or with `isolate` by the default settings). The lid follows the firmware's rule for the lids of the bin
-    config at `bin_config_path` (None: one lid per recycling class) at `threshold`, else
-    the config's decide.threshold, else the model's recommended one."""
+    when the model isolates, or with `isolate` by the default settings). The lid follows
+    the firmware's rule for the lids of the bin config at `bin_config_path` (None: one lid
+    per recycling class) at `threshold`, else the config's decide.threshold, else the
+    model's recommended one."""
     from host_tools.model import sorting
 
     if not image_paths:

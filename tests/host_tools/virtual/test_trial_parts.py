@@ -169,3 +169,31 @@ def test_try_refuses_an_empty_chamber_photo_it_cannot_read_in_one_line(tmp_path,
     assert err.count("\n") == 1 and err.startswith("error: the empty chamber's photo: ")
     assert "empty.jpg" in err
     assert not (tmp_path / "board" / "flash").exists()  # refused before the board started
+
+
+def test_try_names_each_config_problem_the_board_found_as_deploy_does(tmp_path, capsys,
+                                                                      monkeypatch):
+    from host_tools.virtual import trial
+
+    class BoardWithAFaultyConfig:
+        port = "/tmp/virtual-port"
+
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def start(self, progress=None):
+            return {"model": "model", "sent": [], "unchanged": [], "seconds": 0.1,
+                    "boot_problems": ["class_to_lid.glass: no lid named nolid"]}
+
+        def stop(self):
+            pass
+
+    def ctrl_c(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trial, "VirtualBin", BoardWithAFaultyConfig)
+    monkeypatch.setattr(trial.DropFolder, "ready", ctrl_c)
+    assert main(["try", "--photos", str(tmp_path / "drop"), "--board-dir",
+                 str(tmp_path / "board"), "--model", str(tmp_path)]) == 0
+    assert "config warning: class_to_lid.glass: no lid named nolid\n" in \
+        capsys.readouterr().out

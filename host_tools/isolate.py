@@ -142,13 +142,16 @@ class Isolation:
 
 def empty_image_for(photo, data_dir, empty):
     """The empty-chamber photo for `photo`: `empty` itself when it is a file, else the file
-    at the same place under the folder `empty` as `photo` under `data_dir`."""
+    at the same place under the folder `empty` as `photo` under `data_dir` (with no
+    `data_dir`, or a photo outside it: the file of the same name)."""
     empty = Path(empty)
     if empty.is_file():
         return empty
     try:
-        relative = Path(photo).relative_to(data_dir)
+        relative = Path(photo).relative_to(data_dir) if data_dir is not None else None
     except ValueError:
+        relative = None
+    if relative is None:
         relative = Path(Path(photo).name)
     candidate = empty / relative
     if not candidate.is_file():

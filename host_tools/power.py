@@ -117,8 +117,27 @@ def _firmware_config(raw):
     return firmware_config.validate(raw)
 
 
-def read_config(config_path):
-    """Parse config.json into (raw dict, firmware Config); SmartbinError if unreadable."""
+# How many of a config's problems the refusal names; the rest are counted.
+_PROBLEMS_NAMED = 3
+
+
+def config_problems_text(problems, where):
+    """One line naming the first of the firmware's config problems and the file."""
+    named = "; ".join(problems[:_PROBLEMS_NAMED])
+    more = len(problems) - _PROBLEMS_NAMED
+    return "%s: %s%s (the bin would put its defaults in their place: fix the config)" % (
+        where, named, " (and %d more)" % more if more > 0 else "")
+
+
+def read_config(config_path, strict=True):
+    """Parse a bin config.json into (raw dict, firmware Config).
+
+    SmartbinError when the file is missing, unreadable or not a JSON object, and, when
+    `strict`, when the firmware's own check (smartbin/config.py) finds problems: the board
+    would run with defaults in their place, so lids, threshold or timings computed from the
+    file would describe another bin. The error names the file and its first problems.
+    `strict=False` is only for commands that run the firmware on the config and report
+    `Config.problems` themselves, as the board does (simulate, try)."""
     path = Path(config_path)
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -130,7 +149,10 @@ def read_config(config_path):
         raise SmartbinError("%s is not valid JSON: %s" % (path, error))
     if not isinstance(raw, dict):
         raise SmartbinError("%s: top level must be an object" % path)
-    return raw, _firmware_config(raw)
+    config = _firmware_config(raw)
+    if strict and config.problems:
+        raise SmartbinError(config_problems_text(config.problems, path))
+    return raw, config
 
 
 def power_settings(raw):

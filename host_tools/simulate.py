@@ -130,7 +130,8 @@ def simulate(images_dir, model_dir, config_path=DEFAULT_CONFIG, progress=None, e
 
     contract, model_bytes = load_model_folder(model_dir)
     empty_frames = _empty_frames(photos, images_dir, contract, empty)
-    raw_config, config = read_config(config_path)
+    # the firmware runs with its defaults for a config's problems and the report lists them
+    raw_config, config = read_config(config_path, strict=False)
     warnings = pin_warnings(config, str(config_path))  # a pin clash is refused, as by deploy
     # A latch-powered bin sorts exactly like a deep-sleeping one; only its power differs,
     # and `smartbin power` models that. Simulated as deep sleep, each wake is one item.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from host_tools.model import calibration, predict, report, sorting
+from host_tools.model import calibration, model_choice, predict, report, sorting
 from host_tools.errors import SmartbinError
 
 METRICS_FILE = "metrics.json"
@@ -116,15 +116,7 @@ def evaluate_model(model_dir, data_dir, split_manifest=None, subset="test", repo
     model_dir = Path(model_dir)
     model_contract, model_bytes = predict.load_model_folder(model_dir)
     labels = model_contract["labels"]
-    from host_tools import isolate as isolation
-
-    isolating = isolation.with_settings(model_contract, isolate)
-    if empty is not None:
-        if isolating is None:
-            raise SmartbinError("--empty needs a model.json with an \"isolate\" block (export "
-                                "--isolate), or --isolate to try the default settings")
-        if not Path(empty).exists():
-            raise SmartbinError("no empty-chamber photo or folder at %s" % empty)
+    predict.input_path(model_contract, empty, isolate)  # a wrong --empty fails at once
     bin_config = None
     if bin_config_path is not None:
         from host_tools.power import read_config
@@ -147,15 +139,8 @@ def evaluate_model(model_dir, data_dir, split_manifest=None, subset="test", repo
         raise SmartbinError("%s has class folder%s %s that the model does not know (it knows "
                             "%s)" % (data_dir, "s" if len(unknown) > 1 else "",
                                      ", ".join(unknown), ", ".join(labels)))
-    isolated = None
-    if isolating is not None:
-        inputs, found = isolation.files_to_inputs([path for path, _ in files], isolating,
-                                                  data_dir, empty, progress)
-        isolated = {"settings": isolating["isolate"],
-                    "empty": str(empty) if empty is not None else None,
-                    "found": round(float(found), 4)}
-    else:
-        inputs = predict.files_to_inputs([path for path, _ in files], model_contract, progress)
+    inputs, isolated = predict.bin_inputs([path for path, _ in files], model_contract, empty,
+                                          data_dir, progress, isolate)
     _, scores = predict.run_int8(model_contract, model_bytes, inputs, progress)
     truth = np.array([labels.index(label) for _, label in files])
     predicted = scores.argmax(axis=1)
@@ -225,7 +210,9 @@ def configure(parser):
                         help="write the report: report.html (one page with the photos it got "
                              "wrong), report.md, metrics.json and the figures")
     parser.add_argument("--out", default=None,
-                        help="folder for the report (default: the model folder)")
+                        help="folder for the report (default: the model folder; for the "
+                             "committed models/default, whose report stays as committed, "
+                             "%s)" % model_choice.DEFAULT_REPORT_DIR.as_posix())
     parser.add_argument("--history", default=None,
                         help="training history.json for the curves (default: the model's)")
     parser.add_argument("--target-contamination", type=float,
@@ -271,9 +258,7 @@ def run(args):
     print("model %s: accuracy %.1f%% on %d photos (int8, TFLM)"
           % (model_dir, 100 * metrics["accuracy"], metrics["images"]))
     if "isolate" in metrics:
-        print("item isolated against %s: found in %.1f%% of the photos, else the whole frame"
-              % (metrics["isolate"]["empty"] or "no empty frame",
-                 100 * metrics["isolate"]["found"]))
+        print(predict.isolation_line(metrics["isolate"]))
     print("%-12s %9s %7s %6s %7s" % ("class", "precision", "recall", "F1", "photos"))
     for label, row in metrics["per_class"].items():
         print("%-12s %9.3f %7.3f %6.3f %7d" % (label, row["precision"], row["recall"],

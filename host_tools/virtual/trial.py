@@ -143,7 +143,8 @@ class VirtualBin:
         from host_tools.virtual.board import VirtualBoard
 
         self.contract, _ = load_model_folder(self.model_dir)
-        self.config = read_config(self.config_path or DEFAULT_CONFIG)[1]
+        # as on a real board: deploy reports the config's problems, the firmware runs on
+        self.config = read_config(self.config_path or DEFAULT_CONFIG, strict=False)[1]
         # What deploy refuses (a pin clash, a model unlike its sha256) is refused before
         # the board starts, as `smartbin deploy` refuses it before it opens the port.
         plan(self.firmware_dir, self.model_dir, self.config_path)
@@ -173,7 +174,7 @@ class VirtualBin:
         from host_tools.power import read_config
 
         flash = self.board.flash_dir
-        self.config = read_config(flash / "config.json")[1]
+        self.config = read_config(flash / "config.json", strict=False)[1]
         self.contract = contract.load(flash / self.config.contract_path.lstrip("/"))
 
     def _lock(self):
@@ -506,7 +507,7 @@ def _run(args):
         out.write("deployed %s: %d file(s) sent, %d unchanged, %.1f s\n"
                   % (report["model"], len(report["sent"]), len(report["unchanged"]),
                      report["seconds"]))
-        for line in warning_lines(report):
+        for line in warning_lines(report):  # as `smartbin deploy` prints them
             out.write(line + "\n")
         out.write("drop photos into %s; from another terminal `smartbin monitor|pull|capture|"
                   "deploy|preview --port %s` work as on a board. Ctrl-C stops.\n"

@@ -124,3 +124,13 @@ def test_evaluate_cli_prints_the_sorting_lines_and_refuses_a_percent_target(pipe
                      str(pipeline["data"]), "--target-contamination", "10"])
     err = capsys.readouterr().err
     assert code == 1 and "--target-contamination" in err and err.count("\n") == 1
+
+
+def test_evaluate_help_says_where_the_committed_defaults_report_goes(capsys):
+    from host_tools.model.model_choice import DEFAULT_REPORT_DIR
+
+    assert cli.main(["evaluate", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    out_help = help_text.split("--out OUT folder", 1)[1].split("--history HISTORY", 1)[0]
+    assert "the model folder" in out_help and "models/default" in out_help
+    assert DEFAULT_REPORT_DIR.as_posix() in out_help

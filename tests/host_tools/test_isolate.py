@@ -174,3 +174,93 @@ def test_capture_takes_photos_at_the_frame_the_bin_isolates_from(tiny_int8_model
     raw["isolate"] = dict(isolate.DEFAULT_SETTINGS, frame_width=320, frame_height=240,
                           grid=16)
     assert board_model_input(_BoardWithContract(raw)) == (320, 240, False)
+
+
+def _bin_path_scores(model_dir, paths, data_dir=None, empty=None):
+    """Scores through the bin's isolation path (host_tools/isolate.py), row per photo."""
+    model_contract, model_bytes = predict.load_model_folder(model_dir)
+    inputs, _ = isolate.files_to_inputs(paths, model_contract, data_dir, empty)
+    return predict.run_int8(model_contract, model_bytes, inputs)[1]
+
+
+@pytest.mark.parametrize("with_empty", (False, True))
+def test_predict_and_evaluate_score_a_photo_identically(scenes, isolating_model, with_empty):
+    photos, empty = scenes
+    empty = empty if with_empty else None
+    paths = sorted(photos.glob("*/*.png"))
+    expected = _bin_path_scores(isolating_model, paths, photos, empty)
+    model_contract = host_contract.load(isolating_model)
+    for path, row in zip(paths, expected):
+        # predict takes the photos as given; a folder of empty frames holds the same names
+        one_empty = None if empty is None else empty / path.parent.name / path.name
+        result = predict.predict_images(isolating_model, [path], empty=one_empty)[0]
+        assert [result["scores"][label] for label in model_contract["labels"]] == \
+            [round(float(score), 4) for score in row]
+        assert result["isolated"]["found"] == (1.0 if with_empty else 0.0)
+    metrics = evaluate.evaluate_model(isolating_model, photos, empty=empty)
+    labels = model_contract["labels"]
+    predicted = [labels[int(row.argmax())] for row in expected]
+    assert metrics["accuracy"] == round(float(np.mean(
+        [guess == path.parent.name for guess, path in zip(predicted, paths)])), 4)
+    confidence = {path.relative_to(photos).as_posix(): round(float(row.max()), 4)
+                  for path, row in zip(paths, expected)}
+    for mistake in metrics["mistakes"]:
+        assert mistake["confidence"] == confidence[mistake["file"]]
+
+
+def test_predict_looks_up_each_photos_empty_frame_by_name_in_a_folder(
+        scenes, isolating_model, capsys):
+    photos, empty = scenes
+    photo = photos / "glass" / "glass1.png"
+    assert main(["predict", "--model", str(isolating_model), str(photo),
+                 "--empty", str(empty / "glass")]) == 0
+    out = capsys.readouterr().out
+    assert "found in 100.0% of the photos" in out
+    assert main(["predict", "--model", str(isolating_model), str(photo)]) == 0
+    assert "photos scored whole, as the bin before its first empty-chamber frame (give " \
+           "--empty to isolate the item)" in capsys.readouterr().out
+
+
+def test_predict_refuses_empty_frames_for_a_model_that_does_not_isolate(
+        scenes, tiny_int8_model, capsys):
+    photos, empty = scenes
+    code = main(["predict", "--model", str(tiny_int8_model), str(photos / "glass" /
+                 "glass0.png"), "--empty", str(empty)])
+    err = capsys.readouterr().err
+    assert code == 1 and "needs a model.json with an \"isolate\" block" in err
+    assert err.count("\n") == 1
+
+
+def test_evaluate_without_an_empty_frame_says_the_photos_were_scored_whole(
+        scenes, isolating_model, capsys):
+    assert main(["evaluate", "--model", str(isolating_model), "--data", str(scenes[0])]) == 0
+    out = capsys.readouterr().out
+    assert ("photos scored whole, as the bin before its first empty-chamber frame (give "
+            "--empty to isolate the item)") in out
+    assert "no empty frame" not in out
+
+
+def test_predict_scores_a_fine_grained_photo_by_the_bins_nearest_resize(tmp_path,
+                                                                        isolating_model):
+    photo = tmp_path / "grain.png"
+    rng = np.random.default_rng(11)
+    Image.fromarray(rng.integers(0, 256, (480, 480, 3), dtype=np.uint8)).save(photo)
+    bin_scores = _bin_path_scores(isolating_model, [photo])[0]
+    model_contract, model_bytes = predict.load_model_folder(isolating_model)
+    contract_scores = predict.run_int8(model_contract, model_bytes, predict.files_to_inputs(
+        [photo], model_contract))[1][0]
+    assert not np.allclose(bin_scores, contract_scores, atol=1e-3)  # the two resizes differ
+    result = predict.predict_images(isolating_model, [photo])[0]
+    assert [result["scores"][label] for label in model_contract["labels"]] == \
+        [round(float(score), 4) for score in bin_scores]
+
+
+def test_predict_tries_the_default_settings_on_any_model_as_evaluate_does(
+        scenes, tiny_int8_model, capsys):
+    photos, empty = scenes
+    photo = photos / "paper" / "paper2.png"
+    assert main(["predict", "--model", str(tiny_int8_model), str(photo), "--isolate",
+                 "--empty", str(empty / "paper" / "paper2.png"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)[0]
+    assert result["isolated"]["found"] == 1.0
+    assert result["isolated"]["settings"] == isolate.DEFAULT_SETTINGS

@@ -3,6 +3,7 @@ import json
 import re
 
 import pytest
+from PIL import Image
 
 from host_tools.model import latency
 
@@ -180,3 +181,68 @@ def test_a_model_folder_without_sizes_is_one_line_error(tmp_path, capsys):
     (tmp_path / "model.json").write_text(json.dumps({"macs": 5}))
     assert main(["power", "--model", str(tmp_path)]) == 1
     assert "flatbuffer_bytes" in capsys.readouterr().err
+
+
+def _shipped_config_with(tmp_path, name, change):
+    raw = json.loads(power.DEFAULT_CONFIG.read_text())
+    change(raw)
+    path = tmp_path / name
+    path.write_text(json.dumps(raw))
+    return path
+
+
+# Configs the firmware's check finds fault with: the board would run them on its defaults.
+FAULTY_CONFIGS = {
+    "nolids.json": (lambda raw: raw.pop("lids"), "lids: must be a list"),
+    "badlid.json": (lambda raw: raw["class_to_lid"].update(glass="nolid"),
+                    "class_to_lid.glass: no lid named nolid"),
+    "badtype.json": (lambda raw: raw["servo"].update(ramp_ms="fast"),
+                     "ramp_ms: must be a number"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FAULTY_CONFIGS))
+def test_read_config_refuses_a_config_with_problems_naming_file_and_problem(tmp_path, name):
+    change, problem = FAULTY_CONFIGS[name]
+    path = _shipped_config_with(tmp_path, name, change)
+    with pytest.raises(SmartbinError) as raised:
+        power.read_config(path)
+    assert str(path) in str(raised.value) and problem in str(raised.value)
+    # lenient: the Config the firmware would run, with its problems listed
+    _, config = power.read_config(path, strict=False)
+    assert any(problem in line for line in config.problems)
+
+
+def test_the_refusal_names_the_first_problems_and_counts_the_rest(tmp_path):
+    path = _shipped_config_with(tmp_path, "many.json", lambda raw: raw["servo"].update(
+        ramp_ms="a", gentle_ramp_ms="b", step_ms="c", hold_open_ms="d", settle_ms="e"))
+    with pytest.raises(SmartbinError) as raised:
+        power.read_config(path)
+    message = str(raised.value)
+    assert "ramp_ms" in message and "step_ms" in message and "and 2 more" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("name", sorted(FAULTY_CONFIGS))
+def test_every_command_whose_figures_depend_on_the_bin_config_refuses_its_problems(
+        tmp_path, tiny_int8_model, capsys, name):
+    change, problem = FAULTY_CONFIGS[name]
+    path = str(_shipped_config_with(tmp_path, name, change))
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (120, 90), (90, 120, 60)).save(photo)
+    commands = {
+        "power": ["power", "--config", path],
+        "evaluate": ["evaluate", "--model", str(tiny_int8_model), "--data", str(tmp_path),
+                     "--config", path],
+        "export": ["export", str(tmp_path / "train"), "--data", str(tmp_path), "--split",
+                   str(tmp_path / "split.json"), "--out", str(tmp_path / "model"),
+                   "--config", path],
+        "predict": ["predict", "--model", str(tiny_int8_model), str(photo), "--config", path],
+    }
+    for command, argv in commands.items():
+        assert main(argv) == 1, command
+        captured = capsys.readouterr()
+        assert captured.out == "", command  # no figures for another bin
+        assert captured.err.count("\n") == 1 and "Traceback" not in captured.err, command
+        assert path in captured.err and problem in captured.err, command
+    assert not (tmp_path / "model").exists()

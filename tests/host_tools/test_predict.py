@@ -4,7 +4,7 @@ import sys
 
 from PIL import Image
 
-from host_tools import cli
+from host_tools import cli, power
 
 from host_tools.model import predict
 from disk_full import disk_full
@@ -123,3 +123,49 @@ def test_predict_sends_each_photo_to_a_lid_by_the_bins_rule(pipeline, tmp_path, 
                      "--threshold", "60"])
     err = capsys.readouterr().err
     assert code == 1 and "threshold" in err and err.count("\n") == 1
+
+
+def _bin_config(tmp_path, change):
+    raw = json.loads(power.DEFAULT_CONFIG.read_text())
+    change(raw)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(raw))
+    return path
+
+
+def _rename_lids(raw):
+    """The shipped bin with its recycling lids called otherwise."""
+    names = {"paper": "fibre", "containers": "rigid"}
+    for lid in raw["lids"]:
+        lid["name"] = names.get(lid["name"], lid["name"])
+    raw["class_to_lid"] = {label: names.get(lid, lid)
+                           for label, lid in raw["class_to_lid"].items()}
+
+
+def test_predict_names_the_lid_of_the_bin_as_shipped_unless_a_config_is_given(
+        tiny_int8_model, tmp_path, capsys):
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (120, 90), (150, 140, 90)).save(photo)
+    assert cli.main(["predict", "--model", str(tiny_int8_model), str(photo), "--json",
+                     "--threshold", "0"]) == 0
+    shipped = power.read_config(power.DEFAULT_CONFIG)[1]
+    result = json.loads(capsys.readouterr().out)[0]
+    assert result["lid"] == shipped.class_to_lid[result["label"]]
+    renamed = _bin_config(tmp_path, _rename_lids)
+    assert cli.main(["predict", "--model", str(tiny_int8_model), str(photo), "--config",
+                     str(renamed), "--threshold", "0"]) == 0
+    out = capsys.readouterr().out
+    lid = power.read_config(renamed)[1].class_to_lid[result["label"]]
+    assert lid in ("fibre", "rigid", "general") and out.rstrip().endswith("-> %s lid" % lid)
+
+
+def test_predict_uses_the_configs_threshold_before_the_models(tiny_int8_model, tmp_path):
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (120, 90), (150, 140, 90)).save(photo)
+    strict = _bin_config(tmp_path, lambda raw: raw["decide"].update(threshold=1.0))
+    result = predict.predict_images(tiny_int8_model, [photo], bin_config_path=strict)[0]
+    assert result["threshold"] == 1.0 and result["lid"] == "general"
+    given = predict.predict_images(tiny_int8_model, [photo], threshold=0.0,
+                                   bin_config_path=strict)[0]
+    assert given["threshold"] == 0.0
+    assert given["lid"] == power.read_config(strict)[1].class_to_lid[given["label"]]

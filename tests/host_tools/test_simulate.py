@@ -195,3 +195,15 @@ def test_a_latch_powered_config_sorts_the_same_as_a_deep_sleeping_one(photos, ti
     deep = simulate.simulate(photos, tiny_int8_model)
     assert [i["lid"] for i in latch["items"]] == [i["lid"] for i in deep["items"]]
     assert latch["summary"]["counts"] == deep["summary"]["counts"]
+
+
+def test_a_config_with_problems_runs_as_the_board_runs_it_and_each_problem_is_named(
+        photos, tiny_int8_model, tmp_path, capsys):
+    raw = json.loads(power.DEFAULT_CONFIG.read_text())
+    raw["class_to_lid"]["glass"] = "nolid"
+    path = tmp_path / "badlid.json"
+    path.write_text(json.dumps(raw))
+    assert main(["simulate", str(photos), "--model", str(tiny_int8_model),
+                 "--config", str(path)]) == 0
+    assert ("config problem (the board would blink code 2): class_to_lid.glass: no lid "
+            "named nolid") in capsys.readouterr().out

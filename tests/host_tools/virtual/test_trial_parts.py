@@ -263,3 +263,32 @@ def test_the_sample_output_in_docs_try_md_is_what_a_first_try_prints():
     config = json.loads((FIRMWARE_DIR / "config.json").read_text())
     pins = firmware_module("config").validate(config).pin_warnings
     assert re.findall(r"^pin warning: (.*)$", sample, re.MULTILINE) == list(pins)
+
+
+def test_try_names_each_config_problem_the_board_found_as_deploy_does(tmp_path, capsys,
+                                                                      monkeypatch):
+    from host_tools.virtual import trial
+
+    class BoardWithAFaultyConfig:
+        port = "/tmp/virtual-port"
+
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def start(self, progress=None):
+            return {"model": "model", "sent": [], "unchanged": [], "seconds": 0.1,
+                    "boot_problems": ["class_to_lid.glass: no lid named nolid"],
+                    "firmware_warnings": [], "pin_warnings": [], "threshold_warning": None}
+
+        def stop(self):
+            pass
+
+    def ctrl_c(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trial, "VirtualBin", BoardWithAFaultyConfig)
+    monkeypatch.setattr(trial.DropFolder, "ready", ctrl_c)
+    assert main(["try", "--photos", str(tmp_path / "drop"), "--board-dir",
+                 str(tmp_path / "board"), "--model", str(tmp_path)]) == 0
+    assert "config warning: class_to_lid.glass: no lid named nolid\n" in \
+        capsys.readouterr().out

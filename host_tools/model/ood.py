@@ -83,12 +83,17 @@ def _write_set(folder, recipe, make_photos, progress=None):
     return [(folder / relpath, label) for relpath, label in photos]
 
 
+def _set_recipe(items, seed, **extra):
+    """What a written set is made from: a set whose recipe.json differs is written again."""
+    return {"recipe": _RECIPE, "seed": seed, "side": SET_SIDE, **extra,
+            "items": hashlib.sha256("\n".join(
+                "%s|%s" % (Path(p).name, label) for p, label in items).encode()).hexdigest()}
+
+
 def composite_set(folder, items, cutouts, background_for, seed, progress=None):
     """Write (or reuse) a set of composites: each item's cut-out on the background that
     `background_for(rng)` gives, then the camera look. `items` are (path, label) pairs."""
-    recipe = {"recipe": _RECIPE, "seed": seed, "side": SET_SIDE,
-              "items": hashlib.sha256("\n".join(
-                  "%s|%s" % (Path(p).name, label) for p, label in items).encode()).hexdigest()}
+    recipe = _set_recipe(items, seed)
 
     def photos():
         for index, ((path, label), cut) in enumerate(zip(items, cutouts)):
@@ -122,9 +127,7 @@ def empty_chamber_set(folder, items, cutouts, background_for, seed, progress=Non
     for each of its photos, the same scene without the item (an invisible cut-out drawn
     with the same random steps, so light and place are the photo's), then the photo's
     camera look with its own noise draw."""
-    recipe = {"recipe": _RECIPE, "seed": seed, "side": SET_SIDE, "empty": True,
-              "items": hashlib.sha256("\n".join(
-                  "%s|%s" % (Path(p).name, label) for p, label in items).encode()).hexdigest()}
+    recipe = _set_recipe(items, seed, empty=True)
 
     def photos():
         for index, ((path, label), cut) in enumerate(zip(items, cutouts)):

@@ -2,6 +2,15 @@
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def _environment_of_a_plain_terminal(monkeypatch):
+    """Tests see the same environment wherever they run: CI runners set CI and often
+    TERM=dumb, which switch the progress display to plain lines. A test about those
+    switches sets them itself."""
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+
+
 @pytest.fixture(scope="session")
 def tiny_int8_model(tmp_path_factory):
     """A real full-int8 TFLite model (96x96x3 -> the six TrashNet labels) with its model.json,

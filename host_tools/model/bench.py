@@ -66,6 +66,9 @@ POINTS.update({
                          dict(_SOURCES, composite=0.8, augment=0.8)),
     "composite-grey": ("composite, a third of the training photos turned grey",
                        dict(_COMPOSITE, colour_drop=0.33)),
+    "composite-isolated": ("composite, one of the two backgrounds per photo framed as the "
+                           "bin's item isolation crops it", dict(_COMPOSITE,
+                                                                  isolated_composites=1)),
     "composite-only": ("composites but no drinking-waste training photos: the drinking-"
                        "waste set is then wholly unseen", {}),
     "composite-only-strong": ("composite-strong without the drinking-waste training photos",

@@ -157,9 +157,13 @@ def cached_cut_outs(paths, cache_dir=None, progress=None):
     return found
 
 
-def composite_variants(cutouts, originals, background_pool, size, count, seed):
+def composite_variants(cutouts, originals, background_pool, size, count, seed, isolated=0):
     """count x N x size x size x 3 uint8: each photo's item on `count` random backgrounds
-    from the pool (the original photo where no cut-out exists)."""
+    from the pool (the original photo where no cut-out exists). The first `isolated`
+    variants are made as the bin sees an item when it isolates it (`isolated_composite`)."""
+    from host_tools import isolate
+
+    block = isolate.DEFAULT_SETTINGS
     out = np.empty((count,) + originals.shape, np.uint8)
     for variant in range(count):
         for index, cut in enumerate(cutouts):
@@ -167,10 +171,35 @@ def composite_variants(cutouts, originals, background_pool, size, count, seed):
                 out[variant, index] = originals[index]
                 continue
             rng = np.random.default_rng([seed, variant, index])
-            ground = backgrounds.variant(background_pool[int(rng.integers(len(background_pool)))],
-                                         rng, size)
+            background = background_pool[int(rng.integers(len(background_pool)))]
+            if variant < isolated:
+                out[variant, index] = isolated_composite(cut, background, rng, block, size)
+                continue
+            ground = backgrounds.variant(background, rng, size)
             out[variant, index] = composite.paste(cut, ground, rng)
     return out
+
+
+def isolated_composite(cut, background, rng, block, size):
+    """The item on `background` in a camera frame of the isolate block's size, found by the
+    bin's rule (`host_tools.isolate`) against the same scene without it (same light, no
+    item, no shadow), cropped and resized to size x size as the board does. Training on
+    these shows the network items at the scale and framing the bin feeds it."""
+    import copy
+
+    from host_tools import isolate
+
+    side = block["frame_width"]
+    ground = backgrounds.variant(background, rng, side)
+    empty_rng = copy.deepcopy(rng)
+    scene = composite.paste(cut, ground, rng)
+    invisible = cut.copy()
+    invisible[..., 3] = 0
+    empty = composite.paste(invisible, ground, empty_rng)
+    grid = block["grid"]
+    box = isolate.find_box(isolate.cells_of(scene, grid), isolate.cells_of(empty, grid),
+                           block, size, size)
+    return isolate.crop(scene, box, size, size)
 
 
 def training_backgrounds(size, seed, drinking_folder=None, drinking_crops=(), folder=None,

@@ -61,7 +61,8 @@ class TrainOptions:
     Sources (`host_tools.model.sources`): drinking_waste = a drinking-waste folder whose training
     photos (`ood.split_drinking_waste`) join with `drinking_share` of the loss; composite =
     chance that a TrashNet photo is shown, in an epoch, as its item on another background
-    (one of `composite_variants` made once, seeded); backgrounds = a folder of extra
+    (one of `composite_variants` made once, seeded; the first `isolated_composites` of them
+    framed as the bin's item isolation crops them); backgrounds = a folder of extra
     backgrounds for them (e.g. the bin's empty-chamber frames); mine = a user's folder of
     class folders with `mine_share` of the loss; cache_dir keeps item cut-outs between runs.
     Robust fine-tuning: freeze_blocks = MobileNetV1 blocks (from the input) kept at their
@@ -95,6 +96,7 @@ class TrainOptions:
     drinking_share: float = 0.25
     composite: float = 0.5
     composite_variants: int = 2
+    isolated_composites: int = 0
     backgrounds: str = None
     mine: str = None
     mine_share: float = 0.5
@@ -139,6 +141,9 @@ class TrainOptions:
             raise SmartbinError("composite chance must be between 0 and 1")
         if self.composite > 0 and self.composite_variants < 1:
             raise SmartbinError("composite variants must be at least 1")
+        if not 0 <= self.isolated_composites <= self.composite_variants:
+            raise SmartbinError("isolated composites must be between 0 and the composite "
+                                "variants (%d)" % self.composite_variants)
         if self.backgrounds and not self.composite:
             raise SmartbinError("backgrounds are used by composites: set --composite above 0")
         for name in ("drinking_share", "mine_share"):
@@ -440,7 +445,8 @@ def training_sources(data_dir, manifest, labels, spec, options, progress=None):
                                             options.drinking_waste, drinking_train,
                                             options.backgrounds)
         trashnet.variants = sources.composite_variants(
-            cutouts, pixels, pool, spec["width"], options.composite_variants, options.seed)
+            cutouts, pixels, pool, spec["width"], options.composite_variants, options.seed,
+            options.isolated_composites)
         trashnet.variant_chance = options.composite
     if options.mine:
         found.append(sources.folder_source("mine", options.mine, labels, spec,
@@ -594,6 +600,10 @@ def configure(parser):
     sources.add_argument("--composite-variants", type=int,
                          default=defaults.composite_variants,
                          help="backgrounds made per TrashNet photo (default %(default)s)")
+    sources.add_argument("--isolated-composites", type=int,
+                         default=defaults.isolated_composites,
+                         help="of those, how many are made as the bin's isolation crops "
+                              "them (default %(default)s)")
     sources.add_argument("--backgrounds", metavar="DIR", default=None,
                          help="extra backgrounds for composites, e.g. empty-bin frames")
     sources.add_argument("--mine", metavar="DIR", default=None,
@@ -625,6 +635,7 @@ def options_from_args(args):
         patience=args.patience, seed=args.seed,
         drinking_waste=args.drinking_waste, drinking_share=args.drinking_share,
         composite=args.composite, composite_variants=args.composite_variants,
+        isolated_composites=args.isolated_composites,
         backgrounds=args.backgrounds, mine=args.mine, mine_share=args.mine_share,
         cache_dir=args.cache_dir, freeze_blocks=args.freeze_blocks,
         interpolate=args.interpolate,

@@ -73,3 +73,52 @@ def test_cut_outs_are_cached_and_reused(tmp_path):
     assert len(list((tmp_path / "cache").iterdir())) == 1
     again = sources.cached_cut_outs(paths, tmp_path / "cache")
     assert all(a is not None and np.array_equal(a, b) for a, b in zip(first, again))
+
+
+def _red_block_cut_out(side=40):
+    cut = np.zeros((side, side, 4), np.uint8)
+    cut[..., 0] = 220
+    cut[..., 3] = 255
+    return cut
+
+
+def _red_extent(pixels):
+    """The longer side of the red pixels' box, as a share of the picture's side."""
+    pixels = pixels.astype(np.int64)
+    ys, xs = np.nonzero((pixels[..., 0] > 150) & (pixels[..., 1] < 90))
+    return max(ys.max() - ys.min() + 1, xs.max() - xs.min() + 1) / pixels.shape[0]
+
+
+def test_isolated_composites_show_the_item_as_the_bins_crop_frames_it():
+    cut = _red_block_cut_out()
+    pool = [np.full((192, 192, 3), 110, np.uint8)]
+    originals = np.zeros((1, 96, 96, 3), np.uint8)
+    extents = {"isolated": [], "whole": []}
+    for seed in range(6):
+        variants = sources.composite_variants([cut], originals, pool, 96, 2, seed, isolated=1)
+        extents["isolated"].append(_red_extent(variants[0, 0]))
+        extents["whole"].append(_red_extent(variants[1, 0]))
+    # the crop is the item's box plus a cell of margin, made square: the item spans it
+    assert min(extents["isolated"]) > 0.7 and np.mean(extents["isolated"]) > 0.85
+    assert np.mean(extents["whole"]) < np.mean(extents["isolated"]) - 0.1
+
+
+def test_an_isolated_composite_is_the_host_rules_crop_of_the_same_scene():
+    from host_tools import isolate
+    from host_tools.data import backgrounds, composite
+
+    cut = _red_block_cut_out()
+    background = np.full((192, 192, 3), 110, np.uint8)
+    block = isolate.DEFAULT_SETTINGS
+    made = sources.isolated_composite(cut, background, np.random.default_rng(5), block, 96)
+
+    def scene(item):  # the same random steps as isolated_composite takes
+        rng = np.random.default_rng(5)
+        return composite.paste(item, backgrounds.variant(background, rng, 240), rng)
+
+    invisible = cut.copy()
+    invisible[..., 3] = 0
+    box = isolate.find_box(isolate.cells_of(scene(cut), 24), isolate.cells_of(
+        scene(invisible), 24), block, 96, 96)
+    assert box[4] and box[2] < 240
+    assert np.array_equal(made, isolate.crop(scene(cut), box, 96, 96))

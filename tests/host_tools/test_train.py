@@ -211,7 +211,8 @@ def test_training_with_composites_and_your_own_folder_records_its_sources(tmp_pa
 @pytest.mark.parametrize("field, value, message", [
     ("composite", 1.5, "composite chance"), ("mine_share", -1.0, "mine share"),
     ("freeze_blocks", 12, "freeze blocks"), ("interpolate", 2.0, "interpolate"),
-    ("backgrounds", "empty-bin", "composite")])
+    ("backgrounds", "empty-bin", "composite"), ("isolated_composites", 3, "isolated composites"),
+    ("isolated_composites", -1, "isolated composites")])
 def test_bad_source_and_robust_fine_tuning_options_are_named(field, value, message):
     with pytest.raises(SmartbinError, match=message):
         tiny_options(backbone="mobilenet_v1", input_size=96, **{field: value}).check()

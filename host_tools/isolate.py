@@ -169,14 +169,15 @@ def with_settings(model_contract, apply_default=False):
     return dict(model_contract, isolate=dict(DEFAULT_SETTINGS))
 
 
-def files_to_inputs(paths, model_contract, data_dir=None, empty=None, progress=None,
+def files_to_pixels(paths, model_contract, data_dir=None, empty=None, progress=None,
                     stage="decode"):
-    """Photos -> (N x H x W x C int8 inputs, share of photos whose item was found), each
-    isolated against its empty-chamber frame (`empty_image_for`) as the bin would; with
-    `empty` None, the bin before its first empty frame: the whole frame."""
+    """Photos -> (N x H x W x C uint8 pixels at the model's input size, share of photos
+    whose item was found), each isolated against its empty-chamber frame
+    (`empty_image_for`) as the bin would; with `empty` None, the bin before its first
+    empty frame: the whole frame."""
     model_input = model_contract["input"]
-    inputs = np.zeros((len(paths), model_input["height"], model_input["width"],
-                       model_input["channels"]), np.int8)
+    pixels = np.zeros((len(paths), model_input["height"], model_input["width"],
+                       model_input["channels"]), np.uint8)
     references = {}
     found = 0
     for index, path in enumerate(paths):
@@ -189,8 +190,18 @@ def files_to_inputs(paths, model_contract, data_dir=None, empty=None, progress=N
             reference = references[empty_path]
         else:
             reference = references.setdefault(None, Isolation(model_contract))
-        inputs[index], box = reference.input(host_contract.load_image(path))
+        photo, box = reference.pixels(host_contract.load_image(path))
+        pixels[index] = photo.reshape(pixels.shape[1:])
         found += box[4]
         if progress:
             progress(stage, index + 1, len(paths))
-    return inputs, (found / len(paths) if paths else 0.0)
+    return pixels, (found / len(paths) if paths else 0.0)
+
+
+def files_to_inputs(paths, model_contract, data_dir=None, empty=None, progress=None,
+                    stage="decode"):
+    """`files_to_pixels` as the model's int8 input tensors."""
+    pixels, found = files_to_pixels(paths, model_contract, data_dir, empty, progress, stage)
+    model_input = model_contract["input"]
+    lut = host_contract.input_lut(model_input["scale"], model_input["zero_point"])
+    return lut[pixels], found

@@ -190,12 +190,19 @@ DEFAULT_CALIBRATE_ON = (VAL_SUBSET, VAL_COMPOSITES)
 
 
 def held_out_photos(data_dir, manifest, labels, spec, calibrate_on=None, split_name=None,
-                    progress=None):
+                    progress=None, isolate_block=None):
     """(pixels, label indices, description) of the photos the temperature and the threshold
     are fitted on: each entry of `calibrate_on` is a folder of class folders or "val" (the
     split's val subset) or "val-composites" (the val items on other backgrounds), all put
-    together; by default both val sets."""
+    together; by default both val sets. With `isolate_block` (model.json's "isolate") the
+    val photos are seen as the bin sees them: the val-composites isolated against their
+    scenes without the item, the val subset as whole frames (no empty chamber to compare
+    with); folders are read as they are."""
+    from host_tools import isolate
+    from host_tools.data import split as splits
     from host_tools.model import ood, sources
+
+    isolating = None if isolate_block is None else {"input": spec, "isolate": isolate_block}
 
     chosen = calibrate_on is not None
     sets = [calibrate_on] if isinstance(calibrate_on, (str, Path)) \
@@ -207,18 +214,33 @@ def held_out_photos(data_dir, manifest, labels, spec, calibrate_on=None, split_n
                                 "--calibrate-on DIR")
         if str(source) == VAL_COMPOSITES:
             with tempfile.TemporaryDirectory(prefix="smartbin-calibration-") as tmp:
-                files = ood.calibration_composites(Path(tmp) / "composites", data_dir,
-                                                   manifest, progress=progress)
+                written, empty = Path(tmp) / "composites", Path(tmp) / "composites-empty"
+                files = ood.calibration_composites(
+                    written, data_dir, manifest, progress=progress,
+                    empty_folder=empty if isolating else None)
                 if not files and not chosen:
                     continue  # photos not on a plain board: the default keeps val alone
                 if not files:
                     raise SmartbinError("no val photo of %s has a plain board to cut its "
                                         "item from: calibrate on 'val' or a folder instead"
                                         % data_dir)
-                pixels = training.load_pixels(files, spec, progress,
-                                              stage="decode calibration")
+                if isolating:
+                    pixels, _ = isolate.files_to_pixels([path for path, _ in files], isolating,
+                                                        written, empty, progress,
+                                                        stage="isolate calibration")
+                else:
+                    pixels = training.load_pixels(files, spec, progress,
+                                                  stage="decode calibration")
             truth = np.array([labels.index(label) for _, label in files], np.int64)
-            names.append("val items on other backgrounds (%d photos)" % len(truth))
+            names.append("val items on other backgrounds%s (%d photos)"
+                         % (", isolated" if isolating else "", len(truth)))
+        elif str(source) == VAL_SUBSET and isolating:
+            files = splits.split_files(manifest, data_dir, "val")
+            pixels, _ = isolate.files_to_pixels([path for path, _ in files], isolating,
+                                                progress=progress, stage="decode val")
+            truth = np.array([labels.index(label) for _, label in files], np.int64)
+            where = " of %s" % split_name if split_name else ""
+            names.append("val subset%s as whole frames (%d photos)" % (where, len(truth)))
         elif str(source) == VAL_SUBSET:
             pixels, truth = training.load_split_arrays(data_dir, manifest, "val", spec,
                                                        progress)
@@ -286,7 +308,7 @@ def export_model(train_dir, data_dir, split_manifest, out_dir,
     # Honest confidence first: the temperature goes into the weights that get quantised.
     split_name = None if isinstance(split_manifest, dict) else str(split_manifest)
     held_pixels, held_truth, held_name = held_out_photos(
-        data_dir, manifest, labels, spec, calibrate_on, split_name, progress)
+        data_dir, manifest, labels, spec, calibrate_on, split_name, progress, isolate)
     held_logits = calibration.logits(model, held_pixels)
     temperature = calibration.fit_temperature(held_logits, held_truth) if calibrate else 1.0
     if temperature != 1.0:

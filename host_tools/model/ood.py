@@ -144,11 +144,13 @@ def empty_chamber_set(folder, items, cutouts, background_for, seed, progress=Non
 
 
 def calibration_composites(folder, trashnet_dir, manifest, seed=1234, cache_dir=None,
-                           progress=None):
+                           progress=None, empty_folder=None):
     """The split's *val* items on backgrounds of the families training uses
     (`backgrounds.TRAIN_FAMILIES`), with the camera look: photos off the white board that
     neither training nor the yardstick uses, for fitting the temperature and the
-    recommended threshold. Items whose board could not be found are left out."""
+    recommended threshold. Items whose board could not be found are left out. With
+    `empty_folder`, each photo's scene without its item is written there too (for item
+    isolation, as `empty_chamber_set`)."""
     from host_tools.model import sources
     from host_tools.data import split as splits
 
@@ -160,6 +162,9 @@ def calibration_composites(folder, trashnet_dir, manifest, seed=1234, cache_dir=
         family = families[int(rng.integers(len(families)))]
         return backgrounds.procedural(family, rng, SET_SIDE)
 
+    if empty_folder is not None:
+        empty_chamber_set(empty_folder, val_items, cutouts, training_background, seed + 2,
+                          progress)
     return composite_set(folder, val_items, cutouts, training_background, seed + 2, progress)
 
 

@@ -219,6 +219,36 @@ def test_export_writes_item_isolation_into_model_json_for_the_board(pipeline, tm
     written = json.loads((tmp_path / "model" / "model.json").read_text())
     board = firmware_module("model_contract").ModelContract(written)
     assert (board.frame_width, board.frame_height) == (240, 240)
+    # the threshold is fitted on val photos as the bin will see them
+    assert "val subset of %s as whole frames" % pipeline["split"] \
+        in written["sorting"]["measured_on"]
+
+
+def test_calibration_photos_of_an_isolating_model_are_what_the_bin_feeds_it(tmp_path):
+    from host_tools import isolate
+    from host_tools.data import split as splits
+    from ml_helpers import make_board_dataset
+
+    data = make_board_dataset(tmp_path / "photos", per_class=10)
+    manifest = splits.make_split(data, seed=4)
+    labels = manifest["labels"]
+    spec = {"width": 96, "height": 96, "channels": 3, "colour_order": "RGB",
+            "resize": "bilinear"}
+    block = isolate.DEFAULT_SETTINGS
+    whole, truth, name = export.held_out_photos(data, manifest, labels, spec,
+                                                ["val-composites"])
+    isolated, isolated_truth, isolated_name = export.held_out_photos(
+        data, manifest, labels, spec, ["val-composites"], isolate_block=block)
+    assert isolated_name.startswith("val items on other backgrounds, isolated (")
+    assert np.array_equal(truth, isolated_truth) and isolated.shape == whole.shape
+    assert not np.array_equal(isolated, whole)
+    val, _, val_name = export.held_out_photos(data, manifest, labels, spec, ["val"],
+                                              isolate_block=block)
+    files = splits.split_files(manifest, data, "val")
+    frames, found = isolate.files_to_pixels([path for path, _ in files],
+                                            {"input": spec, "isolate": block})
+    assert np.array_equal(val, frames) and found == 0.0
+    assert "as whole frames" in val_name
 
 
 def test_export_refuses_a_bad_isolate_block_before_any_slow_step(pipeline, tmp_path):

@@ -255,7 +255,9 @@ def score_int8(model_dir, sets, progress=None):
             raise SmartbinError("out-of-domain set %s has classes the model does not know: %s"
                                 % (name, ", ".join(unknown)))
         paths = [path for path, _ in files]
+        truth = np.array([labels.index(label) for _, label in files])
         found = None
+        empty = None
         if isolate.settings(model_contract) is not None:
             empty = empty_folder_for(files)
             inputs, found = isolate.files_to_inputs(
@@ -265,10 +267,16 @@ def score_int8(model_dir, sets, progress=None):
             inputs = predict.files_to_inputs(paths, model_contract, progress,
                                              stage="decode " + name)
         _, scores = predict.run_int8(model_contract, model_bytes, inputs, progress)
-        truth = np.array([labels.index(label) for _, label in files])
         scored[name] = set_metrics(truth, scores.argmax(1), labels)
         if found is not None:
             scored[name]["isolated"] = round(float(found), 4)
+        if empty is not None:
+            # the same photos as the bin sees them before it has an empty frame (or as a
+            # photo from elsewhere): the whole frame
+            inputs, _ = isolate.files_to_inputs(paths, model_contract, progress=progress,
+                                                stage="decode %s whole" % name)
+            _, scores = predict.run_int8(model_contract, model_bytes, inputs, progress)
+            scored[name]["whole_accuracy"] = float(np.mean(scores.argmax(1) == truth))
     return scored
 
 

@@ -125,6 +125,21 @@ def test_every_point_is_scored_on_every_out_of_domain_set(bench_run):
         assert set(row["few_shot"]["accuracy"]) == {"0", "10", "30"}
 
 
+def test_points_are_exported_and_scored_as_the_bin_isolates_items(bench_run):
+    from host_tools import isolate
+
+    written = json.loads((bench_run["out"] / bench.BENCH_FILE).read_text())
+    for row in written["rows"]:
+        model_json = json.loads((bench_run["out"] / row["point"] / "model" / "model.json")
+                                .read_text())
+        assert model_json["isolate"] == isolate.DEFAULT_SETTINGS
+        for name in ("composites", "chamber"):  # the sets with empty scenes
+            assert 0.0 <= row["ood"][name]["whole_accuracy"] <= 1.0
+            assert row["ood"][name]["isolated"] > 0.5
+        assert "whole_accuracy" not in row["ood"]["kitchen"]  # a folder without them
+    assert "(whole frame " in _tables(bench_run["stdout"])[1][2]
+
+
 def test_out_of_domain_table_has_a_row_per_point_and_a_column_per_set(bench_run):
     tables = _tables(bench_run["stdout"])
     assert len(tables) == 2

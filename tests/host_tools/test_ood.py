@@ -101,6 +101,17 @@ def test_a_model_that_isolates_is_scored_against_the_empty_scenes(board_data, tm
     (model / "model.json").write_text(json.dumps(raw))
     scored = ood.score_int8(model, {"chamber": sets["chamber"]})
     assert scored["chamber"]["isolated"] > 0.5
+    assert "whole_accuracy" not in plain["chamber"]
+    # beside it, the same photos as whole frames (no empty frame), as predict scores them
+    from host_tools.model import predict
+
+    paths = [path for path, _ in sets["chamber"]]
+    model_contract, model_bytes = predict.load_model_folder(model)
+    inputs, found = isolate.files_to_inputs(paths, model_contract)
+    _, scores = predict.run_int8(model_contract, model_bytes, inputs)
+    truth = np.array([raw["labels"].index(label) for _, label in sets["chamber"]])
+    assert found == 0.0
+    assert scored["chamber"]["whole_accuracy"] == float(np.mean(scores.argmax(1) == truth))
 
 
 def test_few_shot_curve_reports_each_count(board_data, tmp_path):

@@ -7,8 +7,11 @@ outside its item's box; `folder_backgrounds` reads any folder of photos (for exa
 bin's own empty-chamber frames, `make model BACKGROUNDS=DIR`).
 
 Families are split on purpose: training composites use `TRAIN_FAMILIES`, the
-out-of-domain yardstick uses `OOD_FAMILIES` only, and `CHAMBER` (one fixed empty bin) is
-kept for the few-shot simulation, so a model is never scored on a surface it trained on.
+out-of-domain yardstick uses `OOD_FAMILIES` only, `CALIBRATION_FAMILIES` are kept for the
+photos the export fits the temperature and the threshold on (surfaces training never saw,
+as a bin's own chamber is, without using the yardstick's), and `CHAMBER` (one fixed empty
+bin) is kept for the few-shot simulation, so a model is never scored on a surface it
+trained on.
 """
 import csv
 from pathlib import Path
@@ -19,6 +22,7 @@ from host_tools.errors import SmartbinError
 
 TRAIN_FAMILIES = ("wood", "concrete", "fabric", "floor", "gradient", "cardboard")
 OOD_FAMILIES = ("tiles", "terrazzo", "bin_plastic")
+CALIBRATION_FAMILIES = ("carpet", "marble", "lino")
 CHAMBER = "chamber"
 CROPS_FILES = ("boxes.csv", "crops.csv")
 
@@ -127,6 +131,37 @@ def terrazzo(rng, size):
     return image
 
 
+def carpet(rng, size):
+    """Loop pile: fine fibre noise over a faint large pattern."""
+    y, x = _coords(size)
+    period = rng.uniform(3, 8)
+    pattern = 0.06 * np.sign(np.sin((x + y) * period * np.pi) * np.sin((x - y) * period * np.pi))
+    fibres = rng.normal(0, 0.09, (size, size)) + 0.1 * _smooth_noise(rng, size, 24)
+    return _tint(0.9 + pattern + fibres, _colour(rng, rng.uniform(40, 190, 3), 0))
+
+
+def marble(rng, size):
+    """A polished stone top: pale or dark, with winding veins."""
+    y, x = _coords(size)
+    turbulence = _smooth_noise(rng, size, 5) * rng.uniform(3, 8)
+    veins = np.abs(np.sin((x * rng.uniform(2, 6) + y * rng.uniform(1, 4) + turbulence)
+                          * np.pi)) ** rng.uniform(0.2, 0.6)
+    grey = rng.choice([rng.uniform(35, 80), rng.uniform(170, 235)])
+    shade = 0.75 + 0.25 * veins + 0.05 * _smooth_noise(rng, size, 16)
+    return _tint(shade, _colour(rng, (grey, grey, grey), 15))
+
+
+def lino(rng, size):
+    """Speckled vinyl flooring: a base colour with small flecks of two others."""
+    base = _colour(rng, rng.uniform(70, 200, 3), 0)
+    image = np.broadcast_to(base, (size, size, 3)).astype(np.float32).copy()
+    for fleck in (_colour(rng, rng.uniform(20, 240, 3), 0),
+                  _colour(rng, rng.uniform(20, 240, 3), 0)):
+        spots = rng.random((size, size)) < rng.uniform(0.03, 0.12)
+        image[spots] = fleck
+    return image * (0.95 + 0.1 * _smooth_noise(rng, size, 4))[..., None]
+
+
 def chamber(rng, size):
     """One fixed empty bin chamber: dark plastic, the flash's bright spot, a corner shadow.
     Its look ignores `rng`, so every frame of it is the same bin."""
@@ -141,7 +176,8 @@ def chamber(rng, size):
 
 PROCEDURAL = {"wood": wood, "concrete": concrete, "fabric": fabric, "floor": floor,
               "gradient": gradient, "cardboard": cardboard, "bin_plastic": bin_plastic,
-              "tiles": tiles, "terrazzo": terrazzo, CHAMBER: chamber}
+              "tiles": tiles, "terrazzo": terrazzo, "carpet": carpet, "marble": marble,
+              "lino": lino, CHAMBER: chamber}
 
 
 def procedural(family, rng, size):

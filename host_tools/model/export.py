@@ -197,7 +197,12 @@ def held_out_photos(data_dir, manifest, labels, spec, calibrate_on=None, split_n
     together; by default both val sets. With `isolate_block` (model.json's "isolate") the
     val photos are seen as the bin sees them: the val-composites isolated against their
     scenes without the item, the val subset as whole frames (no empty chamber to compare
-    with); folders are read as they are."""
+    with); folders are read as they are.
+
+    The last two values say which photos the recommended threshold is fitted on: the ones
+    like a bin's (the val items on other backgrounds, and folders you give), not the val
+    subset's white board, unless nothing else was given (a boolean mask and its
+    description). The temperature is fitted on all of them."""
     from host_tools import isolate
     from host_tools.data import split as splits
     from host_tools.model import ood, sources
@@ -207,7 +212,7 @@ def held_out_photos(data_dir, manifest, labels, spec, calibrate_on=None, split_n
     chosen = calibrate_on is not None
     sets = [calibrate_on] if isinstance(calibrate_on, (str, Path)) \
         else list(calibrate_on or DEFAULT_CALIBRATE_ON)
-    all_pixels, all_truth, names = [], [], []
+    all_pixels, all_truth, names, bin_like = [], [], [], []
     for source in sets:
         if str(source) in (VAL_SUBSET, VAL_COMPOSITES) and not manifest["subsets"].get("val"):
             raise SmartbinError("the split has no val photos to calibrate on: pass "
@@ -252,7 +257,13 @@ def held_out_photos(data_dir, manifest, labels, spec, calibrate_on=None, split_n
             names.append("folder %s (%d photos)" % (source, len(truth)))
         all_pixels.append(pixels)
         all_truth.append(truth)
-    return np.concatenate(all_pixels), np.concatenate(all_truth), " + ".join(names)
+        bin_like.append(str(source) != VAL_SUBSET)
+    if not any(bin_like):
+        bin_like = [True] * len(bin_like)
+    mask = np.concatenate([np.full(len(truth), like, bool)
+                           for truth, like in zip(all_truth, bin_like)])
+    return (np.concatenate(all_pixels), np.concatenate(all_truth), " + ".join(names), mask,
+            " + ".join(name for name, like in zip(names, bin_like) if like))
 
 
 def int8_probabilities(int8_outputs, output):
@@ -269,10 +280,11 @@ def export_model(train_dir, data_dir, split_manifest, out_dir,
                  target_contamination=sorting.DEFAULT_TARGET_CONTAMINATION, isolate=None,
                  bin_config_path=None):
     """Calibrate the model in `train_dir` (temperature fitted on `calibrate_on`: folders of
-    class folders and/or "val", see `held_out_photos`; by default the split's val subset;
-    `calibrate` False keeps T = 1), quantize it to int8, check it in
-    TFLM, gate int8 accuracy against float on `gate_subset`, recommend the threshold for
-    `target_contamination` and write the model folder `out_dir`. `isolate` (a settings
+    class folders and/or "val", see `held_out_photos`; by default the split's val subset
+    and its items on other backgrounds; `calibrate` False keeps T = 1), quantize it to
+    int8, check it in TFLM, gate int8 accuracy against float on `gate_subset`, recommend
+    the threshold for `target_contamination` (with `sorting.DEFAULT_CONFIDENCE`, on the
+    bin-like part of the calibration photos) and write the model folder `out_dir`. `isolate` (a settings
     dict, e.g. host_tools.isolate.DEFAULT_SETTINGS) goes into model.json: the bin then finds
     the item against its empty chamber before classifying (host_tools/isolate.py). The
     threshold is fitted for the lids of the bin config at `bin_config_path`, else for one
@@ -307,7 +319,7 @@ def export_model(train_dir, data_dir, split_manifest, out_dir,
 
     # Honest confidence first: the temperature goes into the weights that get quantised.
     split_name = None if isinstance(split_manifest, dict) else str(split_manifest)
-    held_pixels, held_truth, held_name = held_out_photos(
+    held_pixels, held_truth, held_name, threshold_mask, threshold_name = held_out_photos(
         data_dir, manifest, labels, spec, calibrate_on, split_name, progress, isolate)
     held_logits = calibration.logits(model, held_pixels)
     temperature = calibration.fit_temperature(held_logits, held_truth) if calibrate else 1.0
@@ -363,7 +375,8 @@ def export_model(train_dir, data_dir, split_manifest, out_dir,
 
     held_int8_scores, _ = int8_run(held_pixels, "calibration")
     lid_table = sorting.LidTable(labels, bin_config)
-    curve = sorting.sorting_curve(held_truth, held_int8_scores, lid_table)
+    curve = sorting.sorting_curve(held_truth[threshold_mask],
+                                  held_int8_scores[threshold_mask], lid_table)
     recommended = sorting.recommend(curve, target_contamination)
     sorting_block = {
         "threshold": recommended["threshold"],
@@ -372,7 +385,9 @@ def export_model(train_dir, data_dir, split_manifest, out_dir,
         "coverage": recommended["coverage"],
         "contamination": recommended["contamination"],
         "min_coverage": recommended["min_coverage"],
-        "measured_on": held_name + ", int8 model",
+        "confidence": recommended["confidence"],
+        "contamination_bound": recommended["contamination_bound"],
+        "measured_on": threshold_name + ", int8 model",
         "lids": ("one per recycling class; trash and unsure items to the general lid"
                  if bin_config is None else
                  "lids of %s: %s; unsure items to the %s lid"

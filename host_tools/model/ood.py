@@ -145,10 +145,10 @@ def empty_chamber_set(folder, items, cutouts, background_for, seed, progress=Non
 
 def calibration_composites(folder, trashnet_dir, manifest, seed=1234, cache_dir=None,
                            progress=None, empty_folder=None):
-    """The split's *val* items on backgrounds of the families training uses
-    (`backgrounds.TRAIN_FAMILIES`), with the camera look: photos off the white board that
-    neither training nor the yardstick uses, for fitting the temperature and the
-    recommended threshold. Items whose board could not be found are left out. With
+    """The split's *val* items on backgrounds of families that neither training nor the
+    yardstick uses (`backgrounds.CALIBRATION_FAMILIES`), with the camera look: photos off
+    the white board, on surfaces the model never saw (as a bin's own chamber is), for
+    fitting the temperature and the recommended threshold. Items whose board could not be found are left out. With
     `empty_folder`, each photo's scene without its item is written there too (for item
     isolation, as `empty_chamber_set`)."""
     from host_tools.model import sources
@@ -156,16 +156,16 @@ def calibration_composites(folder, trashnet_dir, manifest, seed=1234, cache_dir=
 
     val_items = splits.split_files(manifest, trashnet_dir, "val")
     cutouts = sources.cached_cut_outs([path for path, _ in val_items], cache_dir, progress)
-    families = backgrounds.TRAIN_FAMILIES
+    families = backgrounds.CALIBRATION_FAMILIES
 
-    def training_background(rng):
+    def unseen_background(rng):
         family = families[int(rng.integers(len(families)))]
         return backgrounds.procedural(family, rng, SET_SIDE)
 
     if empty_folder is not None:
-        empty_chamber_set(empty_folder, val_items, cutouts, training_background, seed + 2,
+        empty_chamber_set(empty_folder, val_items, cutouts, unseen_background, seed + 2,
                           progress)
-    return composite_set(folder, val_items, cutouts, training_background, seed + 2, progress)
+    return composite_set(folder, val_items, cutouts, unseen_background, seed + 2, progress)
 
 
 def build_yardstick(out_dir, trashnet_dir, manifest, drinking_dir=None, user_dirs=(),

@@ -10,7 +10,13 @@ config (config.json) classes share lids as that bin maps them.
 coverage: the share of all items that reach a recycling lid.
 contamination: the share of recycling-lid items whose true class belongs in another lid.
 recovered: the share of truly recyclable items that reach their own lid.
+
+The recommended threshold keeps contamination at or below the target *with confidence*:
+the one-sided Wilson upper bound of the measured share (95% by default) must meet it. The
+lowest threshold whose measured share dips under the target is, on a few hundred photos,
+often a lucky dip, and a bin's users live with what it puts in their lids.
 """
+import statistics
 import sys
 from types import SimpleNamespace
 
@@ -20,6 +26,7 @@ from host_tools.errors import SmartbinError
 from host_tools.power import FIRMWARE_DIR
 
 DEFAULT_TARGET_CONTAMINATION = 0.10
+DEFAULT_CONFIDENCE = 0.95
 # A threshold that sends fewer items than this to recycling says little about contamination.
 MIN_COVERAGE = 0.05
 THRESHOLDS = tuple(round(step / 100, 2) for step in range(101))
@@ -133,26 +140,48 @@ def sorting_curve(truth, scores, table, thresholds=THRESHOLDS):
     return [point(truth, scores, threshold, table) for threshold in thresholds]
 
 
-def recommend(curve, target=DEFAULT_TARGET_CONTAMINATION, min_coverage=MIN_COVERAGE):
-    """The lowest threshold whose contamination is at most `target` while at least
-    `min_coverage` of the items reach a recycling lid.
+def contamination_bound(wrong, recycled, confidence=DEFAULT_CONFIDENCE):
+    """The one-sided Wilson score upper bound of the contamination `wrong / recycled` at
+    `confidence` (None: the measured share itself)."""
+    if recycled <= 0:
+        return None
+    share = wrong / recycled
+    if confidence is None:
+        return share
+    z = statistics.NormalDist().inv_cdf(confidence)
+    z2 = z * z
+    centre = share + z2 / (2 * recycled)
+    spread = z * (share * (1 - share) / recycled + z2 / (4 * recycled * recycled)) ** 0.5
+    return min(1.0, (centre + spread) / (1 + z2 / recycled))
+
+
+def recommend(curve, target=DEFAULT_TARGET_CONTAMINATION, min_coverage=MIN_COVERAGE,
+              confidence=DEFAULT_CONFIDENCE):
+    """The lowest threshold whose contamination is at most `target` with `confidence`
+    (`contamination_bound`; None: the measured share) while at least `min_coverage` of the
+    items reach a recycling lid.
 
     When none does, the result says so (`target_met` false) and names the threshold with the
-    lowest contamination at that coverage instead (None when no threshold has the coverage).
+    lowest contamination bound at that coverage instead (None when no threshold has the
+    coverage).
     """
-    usable = [row for row in curve
+    usable = [dict(row, bound=contamination_bound(row["wrong_lid"], row["recycled"],
+                                                  confidence))
+              for row in curve
               if row["contamination"] is not None and row["coverage"] >= min_coverage]
-    meeting = [row for row in usable if row["contamination"] <= target]
+    meeting = [row for row in usable if row["bound"] <= target + 1e-12]
     if meeting:
         chosen, met = meeting[0], True
     elif usable:
-        chosen, met = min(usable, key=lambda row: (row["contamination"], row["threshold"])), False
+        chosen, met = min(usable, key=lambda row: (row["bound"], row["threshold"])), False
     else:
         chosen, met = None, False
-    result = {"target_contamination": target, "min_coverage": min_coverage, "target_met": met,
+    result = {"target_contamination": target, "min_coverage": min_coverage,
+              "confidence": confidence, "target_met": met,
               "threshold": chosen["threshold"] if chosen else None,
               "coverage": chosen["coverage"] if chosen else None,
-              "contamination": chosen["contamination"] if chosen else None}
+              "contamination": chosen["contamination"] if chosen else None,
+              "contamination_bound": round(chosen["bound"], 4) if chosen else None}
     result["statement"] = statement(result)
     return result
 
@@ -160,17 +189,22 @@ def recommend(curve, target=DEFAULT_TARGET_CONTAMINATION, min_coverage=MIN_COVER
 def statement(recommendation):
     """One sentence on what the recommendation means."""
     target = 100 * recommendation["target_contamination"]
+    confidence = recommendation.get("confidence")
+    sure = " with %.0f%% confidence" % (100 * confidence) if confidence else ""
     if recommendation["target_met"]:
+        bound = (" (at most %.1f%%)" % (100 * recommendation["contamination_bound"])
+                 if confidence else "")
         return ("threshold %.2f is the lowest that keeps recycling-lid contamination at or "
-                "below %.0f%%: %.1f%% wrong, %.1f%% of items reach a recycling lid"
-                % (recommendation["threshold"], target, 100 * recommendation["contamination"],
+                "below %.0f%%%s: %.1f%% wrong%s, %.1f%% of items reach a recycling lid"
+                % (recommendation["threshold"], target, sure,
+                   100 * recommendation["contamination"], bound,
                    100 * recommendation["coverage"]))
     floor = 100 * recommendation["min_coverage"]
     if recommendation["threshold"] is None:
         return ("no threshold sends at least %.0f%% of items to a recycling lid: the target "
                 "of %.0f%% contamination cannot be judged" % (floor, target))
-    return ("no threshold keeps contamination at or below %.0f%% while at least %.0f%% of "
+    return ("no threshold keeps contamination at or below %.0f%%%s while at least %.0f%% of "
             "items reach a recycling lid; the cleanest, %.2f, still puts %.1f%% in the wrong "
             "lid (%.1f%% of items recycled)"
-            % (target, floor, recommendation["threshold"],
+            % (target, sure, floor, recommendation["threshold"],
                100 * recommendation["contamination"], 100 * recommendation["coverage"]))

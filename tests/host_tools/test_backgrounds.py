@@ -15,10 +15,11 @@ def test_every_family_draws_a_uint8_square_picture(family):
     assert picture.std() > 0.5
 
 
-def test_training_and_yardstick_families_do_not_overlap():
-    held_out = set(backgrounds.OOD_FAMILIES) | {backgrounds.CHAMBER}
-    assert not held_out & set(backgrounds.TRAIN_FAMILIES)
-    assert held_out | set(backgrounds.TRAIN_FAMILIES) == set(backgrounds.PROCEDURAL)
+def test_training_yardstick_and_calibration_families_do_not_overlap():
+    groups = [set(backgrounds.TRAIN_FAMILIES), set(backgrounds.OOD_FAMILIES),
+              set(backgrounds.CALIBRATION_FAMILIES), {backgrounds.CHAMBER}]
+    assert sum(len(group) for group in groups) == len(set().union(*groups))
+    assert set().union(*groups) == set(backgrounds.PROCEDURAL)
 
 
 def test_the_chamber_is_the_same_bin_whatever_the_seed():
@@ -29,7 +30,7 @@ def test_the_chamber_is_the_same_bin_whatever_the_seed():
 
 def test_unknown_family_is_an_error():
     with pytest.raises(SmartbinError, match="unknown background family"):
-        backgrounds.procedural("marble", np.random.default_rng(0), 8)
+        backgrounds.procedural("lava", np.random.default_rng(0), 8)
 
 
 def test_surface_patch_lies_outside_the_item_box():

@@ -196,9 +196,11 @@ def test_export_calibrates_on_a_given_folder_or_not_at_all(pipeline, tmp_path):
                                    calibration_images=10, calibrate_on=["val", folder],
                                    target_contamination=0.3)
     val_photos = len(pipeline["manifest"]["subsets"]["val"])
-    assert exported["sorting"]["measured_on"] == (
-        "val subset of %s (%d photos) + folder %s (12 photos), int8 model"
+    # the temperature is fitted on both, the threshold on the photos like a bin's
+    assert exported["export"]["calibration"]["fitted_on"] == (
+        "val subset of %s (%d photos) + folder %s (12 photos)"
         % (pipeline["split"], val_photos, folder))
+    assert exported["sorting"]["measured_on"] == "folder %s (12 photos), int8 model" % folder
     assert exported["sorting"]["target_contamination"] == 0.3
     assert exported["export"]["calibration"]["fitted_on"].endswith("(12 photos)")
     raw = export.export_model(pipeline["train"], pipeline["data"], pipeline["split"],
@@ -236,14 +238,14 @@ def test_calibration_photos_of_an_isolating_model_are_what_the_bin_feeds_it(tmp_
             "resize": "bilinear"}
     block = isolate.DEFAULT_SETTINGS
     whole, truth, name = export.held_out_photos(data, manifest, labels, spec,
-                                                ["val-composites"])
+                                                ["val-composites"])[:3]
     isolated, isolated_truth, isolated_name = export.held_out_photos(
-        data, manifest, labels, spec, ["val-composites"], isolate_block=block)
+        data, manifest, labels, spec, ["val-composites"], isolate_block=block)[:3]
     assert isolated_name.startswith("val items on other backgrounds, isolated (")
     assert np.array_equal(truth, isolated_truth) and isolated.shape == whole.shape
     assert not np.array_equal(isolated, whole)
     val, _, val_name = export.held_out_photos(data, manifest, labels, spec, ["val"],
-                                              isolate_block=block)
+                                              isolate_block=block)[:3]
     files = splits.split_files(manifest, data, "val")
     frames, found = isolate.files_to_pixels([path for path, _ in files],
                                             {"input": spec, "isolate": block})

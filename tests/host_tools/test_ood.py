@@ -139,14 +139,38 @@ def test_calibration_composites_take_val_items_only(board_data, tmp_path):
     assert all(path.is_file() and path.parent.name == label for path, label in files)
 
 
+def test_calibration_composites_use_surfaces_neither_training_nor_the_yardstick_uses(
+        board_data, tmp_path, monkeypatch):
+    from host_tools.data import backgrounds
+
+    drawn = []
+    procedural = backgrounds.procedural
+    monkeypatch.setattr(backgrounds, "procedural",
+                        lambda family, rng, size: drawn.append(family) or procedural(
+                            family, rng, size))
+    root, data, manifest = board_data
+    ood.calibration_composites(tmp_path / "calibration", data, manifest, seed=3,
+                               empty_folder=tmp_path / "calibration-empty")
+    assert drawn and set(drawn) <= set(backgrounds.CALIBRATION_FAMILIES)
+    photos = sorted(p.relative_to(tmp_path / "calibration")
+                    for p in (tmp_path / "calibration").glob("*/*.jpg"))
+    assert photos == sorted(p.relative_to(tmp_path / "calibration-empty")
+                            for p in (tmp_path / "calibration-empty").glob("*/*.jpg"))
+
+
 def test_export_calibrates_on_val_and_its_composites_by_default(board_data):
     from host_tools.model import export, train
 
     root, data, manifest = board_data
     spec = train.input_spec(__import__("ml_helpers").tiny_options())
-    pixels, truth, described = export.held_out_photos(data, manifest, list(LABELS), spec)
+    pixels, truth, described, for_threshold, threshold_described = export.held_out_photos(
+        data, manifest, list(LABELS), spec)
     val_count = len(manifest["subsets"]["val"])
     assert "val subset" in described and "other backgrounds" in described
     assert val_count < len(truth) <= 2 * val_count
+    # the threshold is fitted on the photos like a bin's, not on the white board's
+    assert not for_threshold[:val_count].any() and for_threshold[val_count:].all()
+    assert threshold_described.startswith("val items on other backgrounds")
     only_val = export.held_out_photos(data, manifest, list(LABELS), spec, ["val"])
     assert len(only_val[1]) == val_count
+    assert only_val[3].all() and only_val[4] == only_val[2]  # nothing else to fit it on

@@ -65,18 +65,18 @@ def test_shared_lids_from_the_bin_config_forgive_classes_that_share_a_lid():
 def test_recommended_threshold_is_the_lowest_that_meets_the_target():
     truth, scores = _items()
     curve = sorting.sorting_curve(truth, scores, sorting.LidTable(LABELS))
-    chosen = sorting.recommend(curve, target=0.1, min_coverage=0.05)
+    chosen = sorting.recommend(curve, target=0.1, min_coverage=0.05, confidence=None)
     assert chosen["target_met"] and chosen["threshold"] == 0.81
     assert (chosen["coverage"], chosen["contamination"]) == (0.125, 0.0)
     assert "0.81" in chosen["statement"] and "10%" in chosen["statement"]
-    lenient = sorting.recommend(curve, target=0.55, min_coverage=0.05)
+    lenient = sorting.recommend(curve, target=0.55, min_coverage=0.05, confidence=None)
     assert lenient["target_met"] and lenient["threshold"] == 0.0  # 3 wrong of 6
 
 
 def test_without_enough_coverage_the_cleanest_threshold_is_named_and_the_target_missed():
     truth, scores = _items()
     curve = sorting.sorting_curve(truth, scores, sorting.LidTable(LABELS))
-    chosen = sorting.recommend(curve, target=0.1, min_coverage=0.2)
+    chosen = sorting.recommend(curve, target=0.1, min_coverage=0.2, confidence=None)
     # every threshold sending at least 20% to recycling has 50% or more contamination
     assert not chosen["target_met"]
     assert (chosen["threshold"], chosen["contamination"]) == (0.0, 0.5)
@@ -84,6 +84,39 @@ def test_without_enough_coverage_the_cleanest_threshold_is_named_and_the_target_
     nothing = sorting.recommend(curve, target=0.1, min_coverage=0.9)
     assert nothing["threshold"] is None and not nothing["target_met"]
     assert "cannot be judged" in nothing["statement"]
+
+
+def test_the_wilson_bound_matches_hand_figures_and_tightens_with_more_items():
+    # 5 wrong of 100 at 95%: p = 0.05, z = 1.6449 -> (0.05 + z^2/200 + z*sqrt(0.0475/100 +
+    # z^2/40000)) / (1 + z^2/100) = (0.06353 + 0.03832) / 1.02706 = 0.0992
+    assert sorting.contamination_bound(5, 100) == pytest.approx(0.0992, abs=5e-4)
+    assert sorting.contamination_bound(50, 1000) == pytest.approx(0.0626, abs=5e-4)
+    assert sorting.contamination_bound(0, 10) == pytest.approx(0.2129, abs=5e-4)
+    assert sorting.contamination_bound(5, 100, confidence=None) == 0.05
+    assert sorting.contamination_bound(0, 0) is None
+
+
+def _curve_of(rows):
+    """A curve from (threshold, recycled, wrong) rows over 1000 items."""
+    return [{"threshold": t, "coverage": n / 1000, "contamination": w / n if n else None,
+             "recovered": None, "recycled": n, "wrong_lid": w} for t, n, w in rows]
+
+
+def test_a_lucky_dip_under_the_target_is_not_recommended_with_confidence():
+    curve = _curve_of([(0.3, 600, 90), (0.4, 400, 38), (0.5, 300, 18), (0.6, 200, 10)])
+    plain = sorting.recommend(curve, confidence=None)
+    assert plain["threshold"] == 0.4  # 9.5% measured, but on 400 items that may be 12%
+    sure = sorting.recommend(curve)
+    assert sure["confidence"] == 0.95
+    assert sure["threshold"] == 0.5 and sure["contamination"] == 0.06
+    assert sure["contamination_bound"] == pytest.approx(
+        sorting.contamination_bound(18, 300), abs=1e-4)
+    assert "with 95% confidence" in sure["statement"] and "at most 8." in sure["statement"]
+    nothing = sorting.recommend(_curve_of([(0.5, 100, 9), (0.6, 60, 5)]))
+    # neither bound meets 10%; the lowest is named: 9 of 100 (14.8%) beats 5 of 60 (16.1%)
+    assert not nothing["target_met"] and nothing["threshold"] == 0.5
+    assert nothing["statement"].startswith("no threshold keeps contamination at or below "
+                                           "10% with 95% confidence")
 
 
 def test_host_lids_match_the_firmware_decider_for_every_int8_score():

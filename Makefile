@@ -33,6 +33,9 @@ BACKGROUNDS ?=
 OOD ?=
 BENCH_ARGS ?=
 EXPORT_ARGS ?=
+# BIN_CONFIG: the bin whose lids the sorting threshold is fitted for (its class-to-lid map);
+# empty means one lid per recycling class, the strictest grouping.
+BIN_CONFIG ?= firmware/config.json
 
 .PHONY: help venv node browser model data split train export evaluate test bench simulate try power \
         flash deploy selftest servo pull-images capture monitor preview firmware firmware-host clean
@@ -47,7 +50,7 @@ help:
 	@echo "make data [DATA=DIR]       download TrashNet and the drinking-waste photos, or check DATA"
 	@echo "make split                 split the photos into train, validation and test (build/split.json)"
 	@echo "make train [TRAIN_ARGS=..] train the network (build/train)"
-	@echo "make export [EXPORT_ARGS=..]  int8 model, model.json and threshold (build/model)"
+	@echo "make export [EXPORT_ARGS=..] [BIN_CONFIG=..]  int8 model, model.json, threshold for the bin's lids"
 	@echo "make evaluate              score the exported model on the test photos (build/model/report.md)"
 	@echo "make bench [DATA=DIR] [OOD=DIR]  measure model operating points, also off TrashNet"
 	@echo "make test                  run the test suite"
@@ -96,7 +99,7 @@ MODEL_INPUTS = DATA=$(DATA) DRINKING_WASTE=$(DRINKING_WASTE) MINE=$(MINE) \
 
 # Rewritten only when its text changes, so its time says when the inputs last changed.
 $(BUILD)/model-inputs.txt: export SMARTBIN_INPUTS = $(MODEL_INPUTS)
-$(BUILD)/export-inputs.txt: export SMARTBIN_INPUTS = EXPORT_ARGS=$(EXPORT_ARGS)
+$(BUILD)/export-inputs.txt: export SMARTBIN_INPUTS = EXPORT_ARGS=$(EXPORT_ARGS) BIN_CONFIG=$(BIN_CONFIG)
 $(BUILD)/model-inputs.txt $(BUILD)/export-inputs.txt: FORCE
 	@mkdir -p $(@D)
 	@printf '%s\n' "$$SMARTBIN_INPUTS" | cmp -s - $@ 2>/dev/null || printf '%s\n' "$$SMARTBIN_INPUTS" > $@
@@ -124,12 +127,13 @@ $(BUILD)/train/model.keras: $(BUILD)/split.json
 		$(if $(MINE),--mine $(MINE)) $(if $(BACKGROUNDS),--backgrounds $(BACKGROUNDS)) \
 		$(TRAIN_ARGS)
 
-$(BUILD)/model/model.tflite: $(BUILD)/train/model.keras $(BUILD)/export-inputs.txt
+$(BUILD)/model/model.tflite: $(BUILD)/train/model.keras $(BUILD)/export-inputs.txt $(wildcard $(BIN_CONFIG))
 	$(SMARTBIN) export $(BUILD)/train --data $(DATASET) --split $(BUILD)/split.json --out $(BUILD)/model \
-		$(EXPORT_ARGS)
+		$(if $(BIN_CONFIG),--config $(BIN_CONFIG)) $(EXPORT_ARGS)
 
 $(BUILD)/model/report.md: $(BUILD)/model/model.tflite
-	$(SMARTBIN) evaluate --model $(BUILD)/model --data $(DATASET) --split $(BUILD)/split.json --report
+	$(SMARTBIN) evaluate --model $(BUILD)/model --data $(DATASET) --split $(BUILD)/split.json --report \
+		$(if $(BIN_CONFIG),--config $(BIN_CONFIG))
 
 data: $(BUILD)/data.done
 split: $(BUILD)/split.json

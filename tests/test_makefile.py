@@ -1,6 +1,8 @@
 """The Makefile's own checks, run as a maker would run them."""
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,6 +41,20 @@ def test_make_model_passes_your_photos_backgrounds_and_drinking_waste_to_trainin
         assert option in train
     plain = _dry_run("model", "DATA=photos", "DRINKING_WASTE=")
     assert "--mine" not in plain and "--drinking-waste" not in plain
+
+
+def test_make_model_fits_the_threshold_for_the_shipped_bins_lids_unless_told_otherwise():
+    def step(commands, name):
+        return next(line for line in commands.split(" .venv/bin/smartbin ")
+                    if line.startswith(name))
+
+    shipped = _dry_run("model", "DATA=photos", "DRINKING_WASTE=")
+    for name in ("export", "evaluate"):
+        assert "--config firmware/config.json" in step(shipped, name)
+    own = _dry_run("model", "DATA=photos", "DRINKING_WASTE=", "BIN_CONFIG=my-bin.json")
+    assert "--config my-bin.json" in step(own, "export")
+    strict = _dry_run("model", "DATA=photos", "DRINKING_WASTE=", "BIN_CONFIG=")
+    assert "--config" not in step(strict, "export") + step(strict, "evaluate")
 
 
 def test_make_bench_passes_each_out_of_domain_folder():
@@ -83,6 +99,9 @@ def _make_steps(tmp_path, *arguments):
 def test_each_model_step_is_a_file_redone_only_when_its_inputs_change(tmp_path):
     for name in ("Makefile", "requirements.lock", "pyproject.toml"):
         (tmp_path / name).symlink_to(REPO / name)
+    (tmp_path / "firmware").mkdir()
+    config = tmp_path / "firmware" / "config.json"
+    config.write_text((REPO / "firmware" / "config.json").read_text())
     photos = tmp_path / "photos" / "glass"
     photos.mkdir(parents=True)
     (photos / "a.jpg").write_bytes(b"x")
@@ -91,6 +110,11 @@ def test_each_model_step_is_a_file_redone_only_when_its_inputs_change(tmp_path):
     assert _make_steps(tmp_path, "model", "DATA=photos", "DRINKING_WASTE=") == []
     assert _make_steps(tmp_path, "evaluate", "DATA=photos", "DRINKING_WASTE=") == []
     # Another export option exports and scores again, without training again.
+    assert _make_steps(tmp_path, "model", "DATA=photos", "DRINKING_WASTE=",
+                       "EXPORT_ARGS=--threshold 0.8") == ["export", "evaluate"]
+    # New lids in the bin's config: the threshold is fitted again, the network is kept.
+    config.write_text(config.read_text() + "\n")
+    os.utime(config, (time.time() + 5, time.time() + 5))
     assert _make_steps(tmp_path, "model", "DATA=photos", "DRINKING_WASTE=",
                        "EXPORT_ARGS=--threshold 0.8") == ["export", "evaluate"]
     # A new photo in the data folder is a new model.

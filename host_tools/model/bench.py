@@ -69,6 +69,8 @@ POINTS.update({
     "composite-isolated": ("composite, one of the two backgrounds per photo framed as the "
                            "bin's item isolation crops it", dict(_COMPOSITE,
                                                                   isolated_composites=1)),
+    "composite-v4": ("composite, 4 backgrounds made per photo instead of 2",
+                     dict(_COMPOSITE, composite_variants=4)),
     "composite-only": ("composites but no drinking-waste training photos: the drinking-"
                        "waste set is then wholly unseen", {}),
     "composite-only-strong": ("composite-strong without the drinking-waste training photos",

@@ -1,13 +1,14 @@
 """`smartbin export`: quantize a trained model to full int8 and write what the bin loads.
 
 First the scores are made honest: a temperature fitted on held-out photos (the split's
-val subset, or a folder given with --calibrate-on) is folded into the last Dense layer
+val subset and the same val items on surfaces training never saw, or folders given with
+--calibrate-on; `held_out_photos`) is folded into the last Dense layer
 (`host_tools.model.calibration`). Then post-training full-integer quantization (int8 weights,
 activations, input and output; only TFLITE_BUILTINS_INT8 ops), its ranges taken from
-training photos. On the same held-out photos the int8 model's sorting curve gives the
-recommended confidence threshold for a target contamination (`host_tools.model.sorting`),
-written to model.json's "sorting" block, which the bin uses unless its config.json sets
-a threshold.
+training photos. On the bin-like part of the held-out photos the int8 model's sorting
+curve, for the lids of --config, gives the recommended confidence threshold for a target
+contamination with 95% confidence (`host_tools.model.sorting`), written to model.json's
+"sorting" block, which the bin uses unless its config.json sets a threshold.
 
 The output folder gets ``model.tflite``, ``model.h`` (C array for Arduino/ESP-IDF users),
 ``model.json`` (the contract, see `host_tools.contract`), ``export.json`` (float vs int8
@@ -498,9 +499,9 @@ def configure(parser):
                         help="largest share of recycling-lid items in the wrong lid that the "
                              "recommended threshold may allow (default %(default)s)")
     parser.add_argument("--config", metavar="FILE", default=None,
-                        help="fit the threshold for the lids of this bin config (default: a "
-                             "lid per recycling class, the strictest grouping, which leaves "
-                             "a margin for photos unlike the calibration set)")
+                        help="fit the threshold for the lids of this bin config (make model "
+                             "passes firmware/config.json; without it, a lid per recycling "
+                             "class, the strictest grouping)")
     parser.add_argument("--isolate", action=argparse.BooleanOptionalAction, default=True,
                         help="write item isolation into model.json (the default): the bin "
                              "finds the item against its empty chamber and classifies only "

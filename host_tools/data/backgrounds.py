@@ -2,9 +2,10 @@
 
 A background is an H x W x 3 uint8 array. Procedural families imitate what a bin's camera
 may look at (wood, concrete, fabric, floors, gradients, cardboard, bin plastic, tiles,
-terrazzo, carpet, marble, speckled lino, an empty bin chamber); `surface_patches` cuts the part of a drinking-waste crop
-outside its item's box; `folder_backgrounds` reads any folder of photos (for example the
-bin's own empty-chamber frames, `make model BACKGROUNDS=DIR`).
+terrazzo, carpet, marble, speckled lino, an empty bin chamber); `surface_patches` cuts the
+part of a drinking-waste crop outside its item's box; `folder_backgrounds` reads any
+folder of photos (for example the bin's own empty-chamber frames, `make model
+BACKGROUNDS=DIR`).
 
 Families are split on purpose: training composites use `TRAIN_FAMILIES`, the
 out-of-domain yardstick uses `OOD_FAMILIES` only, `CALIBRATION_FAMILIES` are kept for the

@@ -113,13 +113,12 @@ def measure_point(name, options, data_dir, manifest, point_dir, progress=None,
 
 
 def _measure_into(name, options, data_dir, manifest, point_dir, progress, yardstick):
+    from host_tools import isolate
     from host_tools.model import evaluate, export, train
 
     summary = train.train(data_dir, manifest, point_dir / "train", options, progress)
-    # The bench measures every point, also one whose int8 model loses accuracy.
-    from host_tools import isolate
-
-    # exported as `make model` exports it: with item isolation in model.json
+    # The bench measures every point, also one whose int8 model loses accuracy; each is
+    # exported with item isolation in model.json, as `make model` does.
     exported = export.export_model(point_dir / "train", data_dir, manifest, point_dir / "model",
                                    max_int8_drop=100.0, progress=progress,
                                    isolate=dict(isolate.DEFAULT_SETTINGS))

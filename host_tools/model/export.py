@@ -192,13 +192,13 @@ DEFAULT_CALIBRATE_ON = (VAL_SUBSET, VAL_COMPOSITES)
 
 def held_out_photos(data_dir, manifest, labels, spec, calibrate_on=None, split_name=None,
                     progress=None, isolate_block=None):
-    """(pixels, label indices, description) of the photos the temperature and the threshold
-    are fitted on: each entry of `calibrate_on` is a folder of class folders or "val" (the
-    split's val subset) or "val-composites" (the val items on other backgrounds), all put
-    together; by default both val sets. With `isolate_block` (model.json's "isolate") the
-    val photos are seen as the bin sees them: the val-composites isolated against their
-    scenes without the item, the val subset as whole frames (no empty chamber to compare
-    with); folders are read as they are.
+    """(pixels, label indices, description, threshold mask, its description) of the photos
+    the temperature and the threshold are fitted on: each entry of `calibrate_on` is a
+    folder of class folders or "val" (the split's val subset) or "val-composites" (the val
+    items on other backgrounds), all put together; by default both val sets. With
+    `isolate_block` (model.json's "isolate") the val photos are seen as the bin sees them:
+    the val-composites isolated against their scenes without the item, the val subset as
+    whole frames (no empty chamber to compare with); folders are read as they are.
 
     The last two values say which photos the recommended threshold is fitted on: the ones
     like a bin's (the val items on other backgrounds, and folders you give), not the val
@@ -285,8 +285,9 @@ def export_model(train_dir, data_dir, split_manifest, out_dir,
     and its items on other backgrounds; `calibrate` False keeps T = 1), quantize it to
     int8, check it in TFLM, gate int8 accuracy against float on `gate_subset`, recommend
     the threshold for `target_contamination` (with `sorting.DEFAULT_CONFIDENCE`, on the
-    bin-like part of the calibration photos) and write the model folder `out_dir`. `isolate` (a settings
-    dict, e.g. host_tools.isolate.DEFAULT_SETTINGS) goes into model.json: the bin then finds
+    bin-like part of the calibration photos) and write the model folder `out_dir`.
+    `isolate` (a settings dict, e.g. host_tools.isolate.DEFAULT_SETTINGS) goes into
+    model.json: the bin then finds
     the item against its empty chamber before classifying (host_tools/isolate.py). The
     threshold is fitted for the lids of the bin config at `bin_config_path`, else for one
     lid per recycling class (the strictest grouping); model.json records which classes

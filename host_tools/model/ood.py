@@ -148,9 +148,9 @@ def calibration_composites(folder, trashnet_dir, manifest, seed=1234, cache_dir=
     """The split's *val* items on backgrounds of families that neither training nor the
     yardstick uses (`backgrounds.CALIBRATION_FAMILIES`), with the camera look: photos off
     the white board, on surfaces the model never saw (as a bin's own chamber is), for
-    fitting the temperature and the recommended threshold. Items whose board could not be found are left out. With
-    `empty_folder`, each photo's scene without its item is written there too (for item
-    isolation, as `empty_chamber_set`)."""
+    fitting the temperature and the recommended threshold. Items whose board could not be
+    found are left out. With `empty_folder`, each photo's scene without its item is written
+    there too (for item isolation, as `empty_chamber_set`)."""
     from host_tools.model import sources
     from host_tools.data import split as splits
 
